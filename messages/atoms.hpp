@@ -1,0 +1,69 @@
+// Project atoms (at most 10 characters of [0-9A-Za-z_]; the text is the identity) and the type-ID
+// block of everything that travels between actors.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <caf/atom.hpp>
+#include <caf/type_id.hpp>
+
+#include "messages/types.hpp"
+
+CAF_BEGIN_TYPE_ID_BLOCK(contd, caf::first_custom_type_id)
+
+  CAF_ADD_TYPE_ID(contd, (contd::go_time))
+  CAF_ADD_TYPE_ID(contd, (contd::network_info))
+  CAF_ADD_TYPE_ID(contd, (contd::mount_info))
+  CAF_ADD_TYPE_ID(contd, (contd::logs_redis))
+  CAF_ADD_TYPE_ID(contd, (contd::log_sink))
+  CAF_ADD_TYPE_ID(contd, (contd::stats_sink))
+  CAF_ADD_TYPE_ID(contd, (contd::container_state))
+  CAF_ADD_TYPE_ID(contd, (contd::container))
+  CAF_ADD_TYPE_ID(contd, (std::vector<contd::container>))
+  CAF_ADD_TYPE_ID(contd, (contd::ingress_stats))
+
+  // zbus container module methods
+  CAF_ADD_ATOM(contd, contd::atom, run, "run")
+  CAF_ADD_ATOM(contd, contd::atom, inspect, "inspect")
+  CAF_ADD_ATOM(contd, contd::atom, exec, "exec")
+  CAF_ADD_ATOM(contd, contd::atom, logs, "logs")
+  CAF_ADD_ATOM(contd, contd::atom, list, "list")
+  CAF_ADD_ATOM(contd, contd::atom, list_ns, "list_ns")
+  CAF_ADD_ATOM(contd, contd::atom, sig_delete, "sig_delete")
+
+  // zbus plumbing
+  CAF_ADD_ATOM(contd, contd::atom, payload, "payload")
+  CAF_ADD_ATOM(contd, contd::atom, credit, "credit")
+  CAF_ADD_ATOM(contd, contd::atom, pop, "pop")
+  CAF_ADD_ATOM(contd, contd::atom, reply, "reply")
+  CAF_ADD_ATOM(contd, contd::atom, retry, "retry")
+  CAF_ADD_ATOM(contd, contd::atom, attach, "attach")
+  CAF_ADD_ATOM(contd, contd::atom, stats, "stats")
+  CAF_ADD_ATOM(contd, contd::atom, drain, "drain")
+
+  // containerd adapter, spec builder, tenants (see interfaces.hpp)
+  CAF_ADD_ATOM(contd, contd::atom, version, "version")
+  CAF_ADD_ATOM(contd, contd::atom, build, "build")
+  CAF_ADD_ATOM(contd, contd::atom, done, "done")
+  CAF_ADD_ATOM(contd, contd::atom, tick, "tick")
+
+CAF_END_TYPE_ID_BLOCK(contd)
+
+namespace contd::atom {
+
+// CAF's own atoms that contd uses, re-exported so that all code writes atom::x.
+using get = caf::get_atom;
+constexpr auto get_v = get::value;
+using delete_ = caf::delete_atom;
+constexpr auto delete_v = delete_::value;
+using ok = caf::ok_atom;
+constexpr auto ok_v = ok::value;
+using subscribe = caf::subscribe_atom;
+constexpr auto subscribe_v = subscribe::value;
+using update = caf::update_atom;
+constexpr auto update_v = update::value;
+using wait_for = caf::wait_for_atom;
+constexpr auto wait_for_v = wait_for::value;
+
+} // namespace contd::atom
