@@ -1,0 +1,687 @@
+#include "src/zbus/codec.hpp"
+
+#include <cstring>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+namespace contd::zbus {
+
+using json = nlohmann::json;
+using ojson = nlohmann::ordered_json;
+
+namespace {
+
+// --- msgpack well-formedness ------------------------------------------------------------------
+
+uint64_t read_be(const uint8_t* p, size_t n) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; ++i)
+    v = (v << 8) | p[i];
+  return v;
+}
+
+// --- helpers over parsed values ----------------------------------------------------------------
+
+const char* kind_of(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null: return "nil";
+    case json::value_t::boolean: return "bool";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned: return "int";
+    case json::value_t::number_float: return "float";
+    case json::value_t::string: return "str";
+    case json::value_t::binary: return v.get_binary().has_subtype() ? "ext" : "bin";
+    case json::value_t::array: return "array";
+    case json::value_t::object: return "map";
+    default: return "unknown";
+  }
+}
+
+[[noreturn]] void fail(const std::string& what, const json& v) {
+  throw type_error(what + ": unexpected " + kind_of(v));
+}
+
+std::string as_string(const json& v, const std::string& what) {
+  if (v.is_null())
+    return {};
+  if (v.is_string())
+    return v.get_ref<const std::string&>();
+  if (v.is_binary() && !v.get_binary().has_subtype()) {
+    const auto& b = v.get_binary();
+    return std::string(b.begin(), b.end());
+  }
+  fail(what, v);
+}
+
+uint64_t as_uint(const json& v, const std::string& what) {
+  if (v.is_null())
+    return 0;
+  if (v.is_number_unsigned())
+    return v.get<uint64_t>();
+  if (v.is_number_integer()) {
+    auto x = v.get<int64_t>();
+    if (x < 0)
+      throw type_error(what + ": negative value " + std::to_string(x));
+    return static_cast<uint64_t>(x);
+  }
+  fail(what, v);
+}
+
+int64_t as_int(const json& v, const std::string& what) {
+  if (v.is_null())
+    return 0;
+  if (v.is_number_integer())
+    return v.get<int64_t>();
+  if (v.is_number_unsigned()) {
+    auto x = v.get<uint64_t>();
+    if (x > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+      throw type_error(what + ": value out of range");
+    return static_cast<int64_t>(x);
+  }
+  fail(what, v);
+}
+
+bool as_bool(const json& v, const std::string& what) {
+  // Go's decoder refuses nil for bool ("invalid code=c0 decoding bool"); so do we.
+  if (v.is_boolean())
+    return v.get<bool>();
+  fail(what, v);
+}
+
+go_time as_time(const json& v, const std::string& what) {
+  if (v.is_binary() && v.get_binary().has_subtype() && v.get_binary().subtype() == 0xff) {
+    try {
+      return decode_time_ext(v.get_binary());
+    } catch (const type_error& e) {
+      throw type_error(what + ": " + e.what());
+    }
+  }
+  // The legacy [sec, nsec] array form.
+  if (v.is_array() && v.size() == 2) {
+    go_time t;
+    t.sec = as_int(v[0], what);
+    auto ns = as_int(v[1], what);
+    if (ns < 0 || ns > 999999999)
+      throw type_error(what + ": nanoseconds out of range");
+    t.nsec = static_cast<uint32_t>(ns);
+    return t;
+  }
+  fail(what, v);
+}
+
+template <class F>
+void for_each_element(const json& v, const std::string& what, F f) {
+  if (v.is_null())
+    return;
+  if (!v.is_array())
+    fail(what, v);
+  size_t i = 0;
+  for (const auto& x : v)
+    f(x, what + "[" + std::to_string(i++) + "]");
+}
+
+/// Calls f(key, value) for each entry of a struct map; nil is the zero struct. Keys are matched
+/// exactly by the caller; unknown keys are skipped, as Go does.
+template <class F>
+void for_each_field(const json& v, const std::string& what, F f) {
+  if (v.is_null())
+    return;
+  if (!v.is_object())
+    fail(what, v);
+  for (auto it = v.begin(); it != v.end(); ++it)
+    f(it.key(), it.value());
+}
+
+std::vector<std::string> as_strings(const json& v, const std::string& what) {
+  std::vector<std::string> out;
+  for_each_element(v, what, [&](const json& x, const std::string& w) {
+    out.push_back(as_string(x, w));
+  });
+  return out;
+}
+
+mount_info as_mount(const json& v, const std::string& what) {
+  mount_info m;
+  for_each_field(v, what, [&](const std::string& k, const json& x) {
+    if (k == "Source")
+      m.source = as_string(x, what + ".Source");
+    else if (k == "Target")
+      m.target = as_string(x, what + ".Target");
+    else if (k == "Type")
+      m.type = as_string(x, what + ".Type");
+    else if (k == "Options")
+      m.options = as_strings(x, what + ".Options");
+  });
+  return m;
+}
+
+log_sink as_log_sink(const json& v, const std::string& what) {
+  log_sink l;
+  for_each_field(v, what, [&](const std::string& k, const json& x) {
+    if (k == "Type")
+      l.type = as_string(x, what + ".Type");
+    else if (k == "Data")
+      for_each_field(x, what + ".Data", [&](const std::string& dk, const json& dx) {
+        if (dk == "Stdout")
+          l.data.stdout_url = as_string(dx, what + ".Data.Stdout");
+        else if (dk == "Stderr")
+          l.data.stderr_url = as_string(dx, what + ".Data.Stderr");
+      });
+  });
+  return l;
+}
+
+stats_sink as_stats_sink(const json& v, const std::string& what) {
+  stats_sink s;
+  for_each_field(v, what, [&](const std::string& k, const json& x) {
+    if (k == "Type")
+      s.type = as_string(x, what + ".Type");
+    else if (k == "Endpoint")
+      s.endpoint = as_string(x, what + ".Endpoint");
+  });
+  return s;
+}
+
+container_state as_state(const json& v, const std::string& what) {
+  container_state s;
+  for_each_field(v, what, [&](const std::string& k, const json& x) {
+    if (k == "Status")
+      s.status = as_string(x, what + ".Status");
+    else if (k == "Pid")
+      s.pid = static_cast<uint32_t>(as_uint(x, what + ".Pid"));
+    else if (k == "ExitCode")
+      s.exit_code = static_cast<uint32_t>(as_uint(x, what + ".ExitCode"));
+    else if (k == "ExitedAt")
+      s.exited_at = as_time(x, what + ".ExitedAt");
+    else if (k == "OOMKilled")
+      s.oom_killed = as_bool(x, what + ".OOMKilled");
+    else if (k == "StopRequested")
+      s.stop_requested = as_bool(x, what + ".StopRequested");
+  });
+  return s;
+}
+
+container as_container(const json& v) {
+  const std::string what = "Container";
+  container c;
+  for_each_field(v, what, [&](const std::string& k, const json& x) {
+    if (k == "Name")
+      c.name = as_string(x, "Name");
+    else if (k == "RootFS")
+      c.root_fs = as_string(x, "RootFS");
+    else if (k == "Env")
+      c.env = as_strings(x, "Env");
+    else if (k == "WorkingDir")
+      c.working_dir = as_string(x, "WorkingDir");
+    else if (k == "Network")
+      for_each_field(x, "Network", [&](const std::string& nk, const json& nx) {
+        if (nk == "Namespace")
+          c.network.ns = as_string(nx, "Network.Namespace");
+      });
+    else if (k == "Mounts")
+      for_each_element(x, "Mounts", [&](const json& m, const std::string& w) {
+        c.mounts.push_back(as_mount(m, w));
+      });
+    else if (k == "Entrypoint")
+      c.entrypoint = as_string(x, "Entrypoint");
+    else if (k == "Interactive")
+      c.interactive = as_bool(x, "Interactive");
+    else if (k == "CPU")
+      c.cpu = as_uint(x, "CPU");
+    else if (k == "Memory")
+      c.memory = as_uint(x, "Memory");
+    else if (k == "Logs")
+      for_each_element(x, "Logs", [&](const json& l, const std::string& w) {
+        c.logs.push_back(as_log_sink(l, w));
+      });
+    else if (k == "Stats")
+      for_each_element(x, "Stats", [&](const json& s, const std::string& w) {
+        c.stats.push_back(as_stats_sink(s, w));
+      });
+    else if (k == "Elevated")
+      c.elevated = as_bool(x, "Elevated");
+    else if (k == "CreatedAt")
+      c.created_at = as_time(x, "CreatedAt");
+    else if (k == "RootFsPropagation")
+      c.root_fs_propagation = as_string(x, "RootFsPropagation");
+    else if (k == "ShutdownTimeout")
+      c.shutdown_timeout = as_int(x, "ShutdownTimeout");
+    else if (k == "State") {
+      c.state = as_state(x, "State");
+      c.has_state = true;
+    }
+  });
+  return c;
+}
+
+/// Parses one argument document after the structural check.
+json parse_value(std::string_view in) {
+  if (auto err = check_msgpack(in))
+    throw type_error(*err);
+  try {
+    return json::from_msgpack(in.begin(), in.end());
+  } catch (const json::exception& e) {
+    throw type_error(std::string{"malformed msgpack: "} + e.what());
+  }
+}
+
+bytes to_bytes(const ojson& v) {
+  auto out = ojson::to_msgpack(v);
+  return bytes(out.begin(), out.end());
+}
+
+ojson binary_of(const bytes& b) {
+  return ojson::binary(std::vector<uint8_t>(b.begin(), b.end()));
+}
+
+ojson time_value(const go_time& t) {
+  return ojson::binary(encode_time_ext(t), 0xff);
+}
+
+ojson strings_or_nil(const std::vector<std::string>& xs) {
+  if (xs.empty())
+    return nullptr;
+  return ojson(xs);
+}
+
+/// Best effort for undecodable payloads: find `ReplyTo` followed by a str in the raw bytes.
+std::string scan_field(std::string_view in, std::string_view key) {
+  std::string needle;
+  needle.push_back(static_cast<char>(0xa0 | key.size()));
+  needle.append(key);
+  auto pos = in.find(needle);
+  if (pos == std::string_view::npos)
+    return {};
+  pos += needle.size();
+  if (pos >= in.size())
+    return {};
+  auto tag = static_cast<uint8_t>(in[pos]);
+  size_t len = 0;
+  if ((tag & 0xe0) == 0xa0) {
+    len = tag & 0x1f;
+    pos += 1;
+  } else if (tag == 0xd9 && pos + 1 < in.size()) {
+    len = static_cast<uint8_t>(in[pos + 1]);
+    pos += 2;
+  } else {
+    return {};
+  }
+  if (len == 0 || pos + len > in.size())
+    return {};
+  std::string out(in.substr(pos, len));
+  // Only printable ASCII is plausible as a Redis key written by a client library.
+  for (char ch : out)
+    if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) > 0x7e)
+      return {};
+  return out;
+}
+
+} // namespace
+
+std::string queue_name(std::string_view module, std::string_view name,
+                       std::string_view version) {
+  std::string out{module};
+  out += '.';
+  out += name;
+  if (!version.empty()) {
+    out += '@';
+    out += version;
+  }
+  return out;
+}
+
+std::optional<std::string> check_msgpack(std::string_view in, size_t max_depth) {
+  const auto* p = reinterpret_cast<const uint8_t*>(in.data());
+  const size_t n = in.size();
+  size_t pos = 0;
+  // Each entry counts the items still expected at that nesting level.
+  std::vector<uint64_t> pending{1};
+  auto need = [&](size_t k) { return pos + k <= n; };
+  while (!pending.empty()) {
+    if (pending.back() == 0) {
+      pending.pop_back();
+      continue;
+    }
+    --pending.back();
+    if (!need(1))
+      return "truncated msgpack at byte " + std::to_string(pos);
+    uint8_t tag = p[pos++];
+    uint64_t children = 0;
+    size_t skip = 0;
+    if (tag <= 0x7f || tag >= 0xe0 || tag == 0xc0 || tag == 0xc2 || tag == 0xc3) {
+      // fixint, nil, bool: no payload
+    } else if ((tag & 0xf0) == 0x80) {
+      children = 2 * uint64_t(tag & 0x0f);
+    } else if ((tag & 0xf0) == 0x90) {
+      children = tag & 0x0f;
+    } else if ((tag & 0xe0) == 0xa0) {
+      skip = tag & 0x1f;
+    } else {
+      size_t len_bytes = 0;
+      switch (tag) {
+        case 0xc4: case 0xd9: len_bytes = 1; break;
+        case 0xc5: case 0xda: len_bytes = 2; break;
+        case 0xc6: case 0xdb: len_bytes = 4; break;
+        case 0xc7: len_bytes = 1; skip = 1; break; // ext: + type byte
+        case 0xc8: len_bytes = 2; skip = 1; break;
+        case 0xc9: len_bytes = 4; skip = 1; break;
+        case 0xca: skip = 4; break;
+        case 0xcb: skip = 8; break;
+        case 0xcc: case 0xd0: skip = 1; break;
+        case 0xcd: case 0xd1: skip = 2; break;
+        case 0xce: case 0xd2: skip = 4; break;
+        case 0xcf: case 0xd3: skip = 8; break;
+        case 0xd4: skip = 2; break;
+        case 0xd5: skip = 3; break;
+        case 0xd6: skip = 5; break;
+        case 0xd7: skip = 9; break;
+        case 0xd8: skip = 17; break;
+        case 0xdc: case 0xde: len_bytes = 2; break;
+        case 0xdd: case 0xdf: len_bytes = 4; break;
+        default: return "invalid msgpack type byte 0xc1 at byte " + std::to_string(pos - 1);
+      }
+      if (len_bytes > 0) {
+        if (!need(len_bytes))
+          return "truncated msgpack at byte " + std::to_string(pos);
+        uint64_t len = read_be(p + pos, len_bytes);
+        pos += len_bytes;
+        if (tag == 0xdc || tag == 0xdd)
+          children = len;
+        else if (tag == 0xde || tag == 0xdf)
+          children = 2 * len;
+        else
+          skip += len;
+      }
+    }
+    if (skip > 0) {
+      if (!need(skip))
+        return "truncated msgpack at byte " + std::to_string(pos);
+      pos += skip;
+    }
+    if (children > 0) {
+      // Every item takes at least one byte: a count beyond the rest of the buffer is a lie.
+      if (children > n - pos)
+        return "msgpack length exceeds the payload at byte " + std::to_string(pos);
+      if (pending.size() >= max_depth + 1)
+        return "msgpack nested deeper than " + std::to_string(max_depth);
+      pending.push_back(children);
+    }
+  }
+  if (pos != n)
+    return "trailing bytes after the msgpack document";
+  return std::nullopt;
+}
+
+std::optional<request> decode_request(std::string_view in, decode_failure& failure) {
+  failure = {};
+  auto recover = [&](std::string reason) -> std::optional<request> {
+    failure.reason = std::move(reason);
+    failure.id = scan_field(in, "ID");
+    failure.reply_to = scan_field(in, "ReplyTo");
+    return std::nullopt;
+  };
+  if (in.size() > max_payload_size)
+    return recover("request too large: " + std::to_string(in.size()) + " bytes (limit "
+                   + std::to_string(max_payload_size) + ")");
+  if (auto err = check_msgpack(in))
+    return recover("malformed request: " + *err);
+  json v;
+  try {
+    v = json::from_msgpack(in.begin(), in.end());
+  } catch (const json::exception& e) {
+    return recover(std::string{"malformed request: "} + e.what());
+  }
+  if (!v.is_object())
+    return recover(std::string{"malformed request: expected a map, got "} + kind_of(v));
+  request req;
+  try {
+    // ID and ReplyTo first: when another key is malformed, the reply can still be addressed.
+    if (auto it = v.find("ID"); it != v.end())
+      req.id = as_string(*it, "ID");
+    if (auto it = v.find("ReplyTo"); it != v.end())
+      req.reply_to = as_string(*it, "ReplyTo");
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      const auto& k = it.key();
+      const auto& x = it.value();
+      if (k == "Method") {
+        req.method = as_string(x, "Method");
+      } else if (k == "Object") {
+        for_each_field(x, "Object", [&](const std::string& ok, const json& ox) {
+          if (ok == "Name")
+            req.object.name = as_string(ox, "Object.Name");
+          else if (ok == "Version")
+            req.object.version = as_string(ox, "Object.Version");
+        });
+      } else if (k == "Inputs") {
+        for_each_element(x, "Inputs", [&](const json& e, const std::string& w) {
+          req.inputs.push_back(as_string(e, w));
+        });
+      } else if (k == "Arguments") {
+        // zbus v0 (§18): a client this server cannot talk to.
+        throw type_error("zbus v0 request (key Arguments); this server speaks v1");
+      }
+    }
+  } catch (const type_error& e) {
+    failure.reason = std::string{"malformed request: "} + e.what();
+    failure.id = req.id;
+    failure.reply_to = req.reply_to;
+    return std::nullopt;
+  }
+  return req;
+}
+
+bytes encode_request(const request& req) {
+  ojson inputs = ojson::array();
+  for (const auto& in : req.inputs)
+    inputs.push_back(binary_of(in));
+  ojson v;
+  v["ID"] = req.id;
+  v["Inputs"] = std::move(inputs);
+  v["Object"] = ojson{{"Name", req.object.name}, {"Version", req.object.version}};
+  v["ReplyTo"] = req.reply_to;
+  v["Method"] = req.method;
+  return to_bytes(v);
+}
+
+bytes encode_response(const response& resp) {
+  ojson output;
+  output["Data"] = resp.data ? binary_of(*resp.data) : ojson(nullptr);
+  if (resp.call_error)
+    output["Error"] = ojson{{"Message", *resp.call_error}};
+  else
+    output["Error"] = nullptr;
+  ojson v;
+  v["ID"] = resp.id;
+  v["Output"] = std::move(output);
+  v["Error"] = resp.protocol_error ? ojson(*resp.protocol_error) : ojson(nullptr);
+  return to_bytes(v);
+}
+
+std::optional<response> decode_response(std::string_view in, std::string& error) {
+  try {
+    auto v = parse_value(in);
+    if (!v.is_object())
+      throw type_error(std::string{"response: expected a map, got "} + kind_of(v));
+    response r;
+    for_each_field(v, "response", [&](const std::string& k, const json& x) {
+      if (k == "ID") {
+        r.id = as_string(x, "ID");
+      } else if (k == "Error") {
+        if (!x.is_null())
+          r.protocol_error = as_string(x, "Error");
+      } else if (k == "Output") {
+        for_each_field(x, "Output", [&](const std::string& ok, const json& ox) {
+          if (ok == "Data") {
+            if (!ox.is_null())
+              r.data = as_string(ox, "Output.Data");
+          } else if (ok == "Error") {
+            for_each_field(ox, "Output.Error", [&](const std::string& ek, const json& ex) {
+              if (ek == "Message") {
+                auto msg = as_string(ex, "Output.Error.Message");
+                if (!msg.empty()) // an empty message reads as "no error", as in Go
+                  r.call_error = std::move(msg);
+              }
+            });
+          }
+        });
+      }
+    });
+    return r;
+  } catch (const type_error& e) {
+    error = e.what();
+    return std::nullopt;
+  }
+}
+
+bytes encode_string(std::string_view s) {
+  return to_bytes(ojson(std::string{s}));
+}
+
+bytes encode_nil() {
+  return to_bytes(ojson(nullptr));
+}
+
+bytes encode_strings(const std::vector<std::string>& xs) {
+  return to_bytes(ojson(xs));
+}
+
+bytes encode_container(const container& c) {
+  ojson v;
+  v["Name"] = c.name;
+  v["RootFS"] = c.root_fs;
+  v["Env"] = strings_or_nil(c.env);
+  v["WorkingDir"] = c.working_dir;
+  v["Network"] = ojson{{"Namespace", c.network.ns}};
+  if (c.mounts.empty()) {
+    v["Mounts"] = nullptr;
+  } else {
+    ojson ms = ojson::array();
+    for (const auto& m : c.mounts) {
+      ojson x;
+      x["Source"] = m.source;
+      x["Target"] = m.target;
+      // Seed-era keys only when used: current Go stubs skip them either way.
+      if (!m.type.empty() || !m.options.empty()) {
+        x["Type"] = m.type;
+        x["Options"] = strings_or_nil(m.options);
+      }
+      ms.push_back(std::move(x));
+    }
+    v["Mounts"] = std::move(ms);
+  }
+  v["Entrypoint"] = c.entrypoint;
+  v["Interactive"] = c.interactive;
+  v["CPU"] = c.cpu;
+  v["Memory"] = c.memory;
+  if (c.logs.empty()) {
+    v["Logs"] = nullptr;
+  } else {
+    ojson ls = ojson::array();
+    for (const auto& l : c.logs)
+      ls.push_back(ojson{{"Type", l.type},
+                         {"Data", ojson{{"Stdout", l.data.stdout_url},
+                                        {"Stderr", l.data.stderr_url}}}});
+    v["Logs"] = std::move(ls);
+  }
+  if (c.stats.empty()) {
+    v["Stats"] = nullptr;
+  } else {
+    ojson ss = ojson::array();
+    for (const auto& s : c.stats)
+      ss.push_back(ojson{{"Type", s.type}, {"Endpoint", s.endpoint}});
+    v["Stats"] = std::move(ss);
+  }
+  v["Elevated"] = c.elevated;
+  v["CreatedAt"] = time_value(c.created_at);
+  v["RootFsPropagation"] = c.root_fs_propagation;
+  v["ShutdownTimeout"] = c.shutdown_timeout;
+  if (c.has_state) {
+    // An extra key: Go decoders skip keys they do not know.
+    ojson s;
+    s["Status"] = c.state.status;
+    s["Pid"] = c.state.pid;
+    s["ExitCode"] = c.state.exit_code;
+    s["ExitedAt"] = time_value(c.state.exited_at);
+    s["OOMKilled"] = c.state.oom_killed;
+    s["StopRequested"] = c.state.stop_requested;
+    v["State"] = std::move(s);
+  }
+  return to_bytes(v);
+}
+
+std::string decode_string(std::string_view in) {
+  return as_string(parse_value(in), "string");
+}
+
+int64_t decode_int64(std::string_view in) {
+  return as_int(parse_value(in), "int64");
+}
+
+container decode_container(std::string_view in) {
+  return as_container(parse_value(in));
+}
+
+std::vector<std::string> decode_strings(std::string_view in) {
+  return as_strings(parse_value(in), "[]string");
+}
+
+bytes encode_status(const std::vector<object_id>& objects,
+                    const std::vector<worker_status>& workers) {
+  ojson objs = ojson::array();
+  for (const auto& o : objects)
+    objs.push_back(ojson{{"Name", o.name}, {"Version", o.version}});
+  ojson ws = ojson::array();
+  for (const auto& w : workers) {
+    ojson x;
+    x["State"] = w.state;
+    x["StartTime"] = time_value(w.start_time);
+    x["Action"] = w.action;
+    ws.push_back(std::move(x));
+  }
+  ojson v;
+  v["Objects"] = std::move(objs);
+  v["Workers"] = std::move(ws);
+  return to_bytes(v);
+}
+
+std::vector<uint8_t> encode_time_ext(const go_time& t) {
+  std::vector<uint8_t> out;
+  auto put = [&](uint64_t v, int n) {
+    for (int i = n - 1; i >= 0; --i)
+      out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  };
+  if (t.sec >= 0 && (static_cast<uint64_t>(t.sec) >> 34) == 0) {
+    if (t.nsec == 0 && (static_cast<uint64_t>(t.sec) >> 32) == 0) {
+      put(static_cast<uint64_t>(t.sec), 4);
+    } else {
+      put((uint64_t{t.nsec} << 34) | static_cast<uint64_t>(t.sec), 8);
+    }
+  } else {
+    put(t.nsec, 4);
+    put(static_cast<uint64_t>(t.sec), 8);
+  }
+  return out;
+}
+
+go_time decode_time_ext(const std::vector<uint8_t>& b) {
+  go_time t;
+  if (b.size() == 4) {
+    t.sec = static_cast<int64_t>(read_be(b.data(), 4));
+    t.nsec = 0;
+  } else if (b.size() == 8) {
+    uint64_t v = read_be(b.data(), 8);
+    t.nsec = static_cast<uint32_t>(v >> 34);
+    t.sec = static_cast<int64_t>(v & ((uint64_t{1} << 34) - 1));
+  } else if (b.size() == 12) {
+    t.nsec = static_cast<uint32_t>(read_be(b.data(), 4));
+    t.sec = static_cast<int64_t>(read_be(b.data() + 4, 8));
+  } else {
+    throw type_error("time ext of " + std::to_string(b.size()) + " bytes");
+  }
+  if (t.nsec > 999999999)
+    throw type_error("time nanoseconds out of range");
+  return t;
+}
+
+} // namespace contd::zbus

@@ -1,0 +1,242 @@
+#include "src/zbus/redis_link.hpp"
+
+#include <sys/time.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include <hiredis/hiredis.h>
+
+namespace contd::zbus {
+
+namespace {
+
+struct reply_deleter {
+  void operator()(redisReply* r) const {
+    if (r != nullptr)
+      freeReplyObject(r);
+  }
+};
+using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
+
+timeval to_timeval(std::chrono::milliseconds d) {
+  timeval tv;
+  tv.tv_sec = static_cast<time_t>(d.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((d.count() % 1000) * 1000);
+  return tv;
+}
+
+reply_ptr command_argv(redisContext* ctx, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  return reply_ptr{static_cast<redisReply*>(
+    redisCommandArgv(ctx, static_cast<int>(argv.size()), argv.data(), lens.data()))};
+}
+
+} // namespace
+
+std::string broker_url::to_string() const {
+  if (is_unix)
+    return "unix://" + path;
+  return "tcp://" + host + ":" + std::to_string(port);
+}
+
+std::optional<broker_url> parse_broker_url(const std::string& url, std::string& error) {
+  auto sep = url.find("://");
+  if (sep == std::string::npos) {
+    error = "invalid broker URL '" + url + "': expecting tcp:// or unix://";
+    return std::nullopt;
+  }
+  auto scheme = url.substr(0, sep);
+  auto rest = url.substr(sep + 3);
+  broker_url out;
+  // userinfo@ : the user name is the password, as the Go client does.
+  auto slash = rest.find('/');
+  auto at = rest.find('@');
+  if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+    auto user = rest.substr(0, at);
+    auto colon = user.find(':');
+    out.password = colon == std::string::npos ? user : user.substr(0, colon);
+    rest = rest.substr(at + 1);
+    slash = rest.find('/');
+  }
+  if (scheme == "unix") {
+    // The socket path is the URL path: unix:///var/run/redis.sock -> /var/run/redis.sock.
+    if (slash == std::string::npos) {
+      error = "invalid broker URL '" + url + "': no socket path";
+      return std::nullopt;
+    }
+    out.is_unix = true;
+    out.path = rest.substr(slash);
+    if (out.path.size() < 2) {
+      error = "invalid broker URL '" + url + "': no socket path";
+      return std::nullopt;
+    }
+    return out;
+  }
+  if (scheme == "tcp" || scheme == "redis") {
+    out.is_unix = false;
+    auto hostport = slash == std::string::npos ? rest : rest.substr(0, slash);
+    auto colon = hostport.rfind(':');
+    if (colon == std::string::npos) {
+      out.host = hostport;
+    } else {
+      out.host = hostport.substr(0, colon);
+      auto port = hostport.substr(colon + 1);
+      char* end = nullptr;
+      long p = std::strtol(port.c_str(), &end, 10);
+      if (port.empty() || *end != '\0' || p <= 0 || p > 65535) {
+        error = "invalid broker URL '" + url + "': bad port '" + port + "'";
+        return std::nullopt;
+      }
+      out.port = static_cast<int>(p);
+    }
+    if (out.host.empty()) {
+      error = "invalid broker URL '" + url + "': no host";
+      return std::nullopt;
+    }
+    return out;
+  }
+  error = "unknown scheme '" + scheme + "' expecting tcp or unix";
+  return std::nullopt;
+}
+
+redis_connection::redis_connection(broker_url url, std::chrono::milliseconds io_timeout)
+  : url_(std::move(url)), io_timeout_(io_timeout) {
+}
+
+redis_connection::~redis_connection() {
+  disconnect();
+}
+
+void redis_connection::disconnect() {
+  if (ctx_ != nullptr) {
+    redisFree(ctx_);
+    ctx_ = nullptr;
+  }
+}
+
+bool redis_connection::fail(const std::string& what) {
+  error_ = what;
+  if (ctx_ != nullptr && ctx_->err != 0)
+    error_ += ": " + std::string{ctx_->errstr};
+  disconnect();
+  return false;
+}
+
+bool redis_connection::connect() {
+  disconnect();
+  auto tv = to_timeval(io_timeout_);
+  ctx_ = url_.is_unix ? redisConnectUnixWithTimeout(url_.path.c_str(), tv)
+                      : redisConnectWithTimeout(url_.host.c_str(), url_.port, tv);
+  if (ctx_ == nullptr) {
+    error_ = "cannot allocate a redis context";
+    return false;
+  }
+  if (ctx_->err != 0)
+    return fail("cannot connect to redis at " + url_.to_string());
+  redisSetTimeout(ctx_, tv);
+  if (!url_.password.empty()) {
+    auto r = command_argv(ctx_, {"AUTH", url_.password});
+    if (!r || r->type == REDIS_REPLY_ERROR)
+      return fail("redis AUTH failed" + (r ? ": " + std::string{r->str, r->len} : std::string{}));
+  }
+  auto r = command_argv(ctx_, {"PING"});
+  if (!r || r->type == REDIS_REPLY_ERROR)
+    return fail("redis PING failed" + (r ? ": " + std::string{r->str, r->len} : std::string{}));
+  error_.clear();
+  return true;
+}
+
+redis_connection::pop_result redis_connection::blpop(const std::vector<std::string>& keys,
+                                                     double timeout_s, std::string& key,
+                                                     std::string& value) {
+  if (ctx_ == nullptr && !connect())
+    return pop_result::failed;
+  // The socket timeout must outlast the server-side block.
+  auto block = std::chrono::milliseconds{static_cast<long>(std::ceil(timeout_s * 1000))};
+  auto tv = to_timeval(block + io_timeout_);
+  redisSetTimeout(ctx_, tv);
+  std::vector<std::string> args{"BLPOP"};
+  args.insert(args.end(), keys.begin(), keys.end());
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3f", timeout_s);
+  args.emplace_back(buf);
+  auto r = command_argv(ctx_, args);
+  if (!r) {
+    fail("redis BLPOP failed");
+    return pop_result::failed;
+  }
+  if (r->type == REDIS_REPLY_NIL)
+    return pop_result::timeout;
+  if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+    key.assign(r->element[0]->str, r->element[0]->len);
+    value.assign(r->element[1]->str, r->element[1]->len);
+    return pop_result::item;
+  }
+  if (r->type == REDIS_REPLY_ERROR) {
+    error_ = "redis BLPOP error: " + std::string{r->str, r->len};
+    disconnect();
+    return pop_result::failed;
+  }
+  fail("unexpected BLPOP reply");
+  return pop_result::failed;
+}
+
+bool redis_connection::push_reply(const std::string& key, const std::string& value,
+                                  int ttl_seconds) {
+  if (ctx_ == nullptr && !connect())
+    return false;
+  redisSetTimeout(ctx_, to_timeval(io_timeout_));
+  auto ttl = std::to_string(ttl_seconds);
+  // Pipelined: both commands go out in one write.
+  redisAppendCommand(ctx_, "RPUSH %b %b", key.data(), key.size(), value.data(), value.size());
+  redisAppendCommand(ctx_, "EXPIRE %b %s", key.data(), key.size(), ttl.c_str());
+  bool ok = true;
+  for (int i = 0; i < 2; ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(ctx_, &raw) != REDIS_OK)
+      return fail("redis RPUSH/EXPIRE failed");
+    reply_ptr r{static_cast<redisReply*>(raw)};
+    if (r && r->type == REDIS_REPLY_ERROR) {
+      error_ = "redis error: " + std::string{r->str, r->len};
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+bool redis_connection::rpush(const std::string& key, const std::string& value) {
+  if (ctx_ == nullptr && !connect())
+    return false;
+  auto r = command_argv(ctx_, {"RPUSH", key, value});
+  if (!r)
+    return fail("redis RPUSH failed");
+  return r->type != REDIS_REPLY_ERROR;
+}
+
+bool redis_connection::del(const std::string& key) {
+  if (ctx_ == nullptr && !connect())
+    return false;
+  auto r = command_argv(ctx_, {"DEL", key});
+  if (!r)
+    return fail("redis DEL failed");
+  return r->type != REDIS_REPLY_ERROR;
+}
+
+long long redis_connection::llen(const std::string& key) {
+  if (ctx_ == nullptr && !connect())
+    return -1;
+  auto r = command_argv(ctx_, {"LLEN", key});
+  if (!r) {
+    fail("redis LLEN failed");
+    return -1;
+  }
+  return r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+}
+
+} // namespace contd::zbus

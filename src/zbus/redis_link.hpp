@@ -1,0 +1,69 @@
+// A blocking hiredis connection for the zbus adapters. Used only from detached actors (or from
+// contctl's own thread): every call blocks for at most its timeout.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct redisContext;
+
+namespace contd::zbus {
+
+/// `unix:///path/to.sock` or `tcp://[password@]host:port` (the URL's user is the AUTH password, as
+/// in the Go client).
+struct broker_url {
+  bool is_unix = true;
+  std::string path;     // unix
+  std::string host;     // tcp
+  int port = 6379;      // tcp
+  std::string password; // optional
+  std::string to_string() const; // without the password
+};
+
+/// Parses a broker URL; nullopt + `error` on failure.
+std::optional<broker_url> parse_broker_url(const std::string& url, std::string& error);
+
+class redis_connection {
+public:
+  explicit redis_connection(broker_url url,
+                            std::chrono::milliseconds io_timeout = std::chrono::seconds{5});
+  ~redis_connection();
+  redis_connection(const redis_connection&) = delete;
+  redis_connection& operator=(const redis_connection&) = delete;
+
+  /// Connects (again), AUTHs and PINGs. False + `error()` on failure.
+  bool connect();
+  bool connected() const { return ctx_ != nullptr; }
+  void disconnect();
+  const std::string& error() const { return error_; }
+
+  enum class pop_result { item, timeout, failed };
+  /// BLPOP on `keys` (first non-empty key wins) for at most `timeout_s` seconds.
+  pop_result blpop(const std::vector<std::string>& keys, double timeout_s, std::string& key,
+                   std::string& value);
+
+  /// RPUSH key bytes + EXPIRE key ttl, pipelined. False on failure (the reply was not stored).
+  bool push_reply(const std::string& key, const std::string& value, int ttl_seconds);
+
+  /// RPUSH key bytes.
+  bool rpush(const std::string& key, const std::string& value);
+
+  /// DEL key (tests, contctl clean-up).
+  bool del(const std::string& key);
+
+  /// LLEN key, or -1 on failure.
+  long long llen(const std::string& key);
+
+private:
+  bool fail(const std::string& what);
+
+  broker_url url_;
+  std::chrono::milliseconds io_timeout_;
+  redisContext* ctx_ = nullptr;
+  std::string error_;
+};
+
+} // namespace contd::zbus
