@@ -7,7 +7,9 @@
 #include <vector>
 
 #include <caf/timespan.hpp>
+#include <caf/stateful_actor.hpp>
 #include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "messages/atoms.hpp"
 #include "messages/error.hpp"

@@ -1,0 +1,51 @@
+// The zbus ingress: decodes each popped payload, answers protocol errors and the status object
+// itself, dispatches valid calls to the container module and encodes the replies. It never blocks
+// and never awaits: any number of calls can be in flight, bounded by the credit it grants.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "messages/messages.hpp"
+#include "src/zbus/codec.hpp"
+#include "src/zbus/dispatch.hpp"
+
+namespace contd {
+
+struct zbus_ingress_config {
+  /// At most this many calls of the object queue are out of Redis at once.
+  uint32_t max_in_flight = 1024;
+};
+
+struct zbus_ingress_state {
+  static inline const char* name = "contd.zbus_ingress";
+
+  struct active_call {
+    zbus::method m;
+    std::chrono::steady_clock::time_point started;
+    go_time started_wall;
+  };
+
+  container_module_actor module;
+  zbus_replier_actor replier;
+  zbus_listener_actor listener;
+  zbus_ingress_config config;
+  ingress_stats stats;
+  uint64_t next_call = 0;
+  std::map<uint64_t, active_call> active;
+  go_time idle_since;
+};
+
+using zbus_ingress_pointer = zbus_ingress_actor::stateful_pointer<zbus_ingress_state>;
+
+zbus_ingress_actor::behavior_type zbus_ingress(zbus_ingress_pointer self,
+                                               container_module_actor module,
+                                               zbus_replier_actor replier,
+                                               zbus_ingress_config config);
+
+/// Wall-clock now as a Go time.
+go_time now_go_time();
+
+} // namespace contd
