@@ -1,9 +1,12 @@
 #include "src/zbus/redis_link.hpp"
 
+#include <signal.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <mutex>
 
 #include <hiredis/hiredis.h>
 
@@ -107,6 +110,10 @@ std::optional<broker_url> parse_broker_url(const std::string& url, std::string& 
 
 redis_connection::redis_connection(broker_url url, std::chrono::milliseconds io_timeout)
   : url_(std::move(url)), io_timeout_(io_timeout) {
+  // hiredis writes with write(2): a Redis that went away must be an error, not a SIGPIPE that
+  // kills the process.
+  static std::once_flag ignore_sigpipe;
+  std::call_once(ignore_sigpipe, [] { signal(SIGPIPE, SIG_IGN); });
 }
 
 redis_connection::~redis_connection() {
@@ -157,6 +164,8 @@ redis_connection::pop_result redis_connection::blpop(const std::vector<std::stri
                                                      std::string& value) {
   if (ctx_ == nullptr && !connect())
     return pop_result::failed;
+  // BLPOP 0 blocks forever: never let rounding get there.
+  timeout_s = std::max(timeout_s, 0.01);
   // The socket timeout must outlast the server-side block.
   auto block = std::chrono::milliseconds{static_cast<long>(std::ceil(timeout_s * 1000))};
   auto tv = to_timeval(block + io_timeout_);
@@ -228,12 +237,20 @@ bool redis_connection::del(const std::string& key) {
   return r->type != REDIS_REPLY_ERROR;
 }
 
+long long redis_connection::ttl(const std::string& key) {
+  return integer_command({"TTL", key});
+}
+
 long long redis_connection::llen(const std::string& key) {
+  return integer_command({"LLEN", key});
+}
+
+long long redis_connection::integer_command(const std::vector<std::string>& args) {
   if (ctx_ == nullptr && !connect())
     return -1;
-  auto r = command_argv(ctx_, {"LLEN", key});
+  auto r = command_argv(ctx_, args);
   if (!r) {
-    fail("redis LLEN failed");
+    fail("redis " + args.front() + " failed");
     return -1;
   }
   return r->type == REDIS_REPLY_INTEGER ? r->integer : -1;

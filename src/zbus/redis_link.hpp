@@ -57,8 +57,12 @@ public:
   /// LLEN key, or -1 on failure.
   long long llen(const std::string& key);
 
+  /// TTL key (seconds), or a negative value.
+  long long ttl(const std::string& key);
+
 private:
   bool fail(const std::string& what);
+  long long integer_command(const std::vector<std::string>& args);
 
   broker_url url_;
   std::chrono::milliseconds io_timeout_;

@@ -1,0 +1,213 @@
+// The zbus front door against a real redis-server (private, on a unix socket): the captured Go
+// client bytes go in through Redis, the replies come out of the ReplyTo list. The module behind
+// the ingress is the Go test double (tests/fakes), as in the captures.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/zbus_ingress.hpp"
+#include "actors/zbus_redis.hpp"
+#include "src/config/actor_config.hpp"
+#include "src/zbus/client.hpp"
+#include "tests/fakes/zbus_fakes.hpp"
+#include "tests/integration/redis_fixture.hpp"
+
+using namespace contd;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string vector_file(const std::string& name) {
+  std::ifstream in(std::string{CONTD_VECTORS_DIR} + "/" + name, std::ios::binary);
+  REQUIRE(in.good());
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred())
+      return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return pred();
+}
+
+struct front_door {
+  test::redis_server redis;
+  actor_config cfg;
+  caf::actor_system sys{cfg};
+  container_module_actor module;
+  zbus_replier_actor replier;
+  zbus_ingress_actor ingress;
+  zbus_listener_actor listener;
+
+  front_door() {
+    module = sys.spawn(test::fake_module);
+    redis_backoff fast{std::chrono::milliseconds{20}, std::chrono::milliseconds{200}};
+    replier = sys.spawn<caf::detached>(zbus_replier, zbus_replier_config{redis.broker(), 300, fast});
+    ingress = sys.spawn(zbus_ingress, module, replier, zbus_ingress_config{1024});
+    listener = sys.spawn<caf::detached>(
+      zbus_listener,
+      zbus_listener_config{redis.broker(), zbus::object_queue(), zbus::status_queue(), 0.2, fast},
+      ingress);
+  }
+
+  ~front_door() {
+    for (auto hdl : {caf::actor_cast<caf::actor>(listener), caf::actor_cast<caf::actor>(ingress),
+                     caf::actor_cast<caf::actor>(replier), caf::actor_cast<caf::actor>(module)})
+      caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
+  }
+
+  zbus::client client() { return zbus::client{redis.broker()}; }
+
+  ingress_stats stats() {
+    caf::scoped_actor self{sys};
+    ingress_stats out;
+    self->request(ingress, 5s, atom::stats_v)
+      .receive([&](ingress_stats& s) { out = s; }, [&](caf::error&) { FAIL("no stats"); });
+    return out;
+  }
+};
+
+} // namespace
+
+TEST_CASE("the captured Run request pushed through Redis gets the Go server's reply bytes",
+          "[zbus][integration]") {
+  front_door fd;
+  zbus::redis_connection conn{fd.redis.broker()};
+  REQUIRE(conn.connect());
+  for (auto [req, resp] : {std::pair{"run.req.bin", "run.resp.bin"},
+                           std::pair{"listns.req.bin", "listns.resp.bin"},
+                           std::pair{"nomethod.req.bin", "nomethod.resp.bin"},
+                           std::pair{"argcount.req.bin", "argcount.resp.bin"}}) {
+    INFO(req);
+    zbus::decode_failure f;
+    auto reply_to = zbus::decode_request(vector_file(req), f)->reply_to;
+    REQUIRE(conn.rpush("container.container@0.0.1", vector_file(req)));
+    std::string key, value;
+    REQUIRE(conn.blpop({reply_to}, 10, key, value) == zbus::redis_connection::pop_result::item);
+    CHECK(value == vector_file(resp));
+  }
+}
+
+TEST_CASE("the status object is served on container.zbus@1.0 with a 300 s reply TTL",
+          "[zbus][integration]") {
+  front_door fd;
+  auto c = fd.client();
+  std::string err;
+  auto r = c.status(3s, err);
+  INFO(err);
+  REQUIRE(r);
+  REQUIRE(r->data);
+  CHECK_FALSE(r->protocol_error);
+  // Nobody consumes this one: it must carry the EXPIRE.
+  zbus::redis_connection conn{fd.redis.broker()};
+  REQUIRE(conn.connect());
+  auto payload = vector_file("status.req.bin");
+  REQUIRE(conn.rpush("container.zbus@1.0", payload));
+  const std::string reply_key = "00000000-0000-4000-8000-000000000011";
+  REQUIRE(eventually([&] { return conn.llen(reply_key) == 1; }));
+  auto ttl = conn.ttl(reply_key);
+  CHECK(ttl > 290);
+  CHECK(ttl <= 300);
+}
+
+TEST_CASE("every method of the interface answers through Redis", "[zbus][integration]") {
+  front_door fd;
+  auto c = fd.client();
+  std::string err;
+  container data;
+  data.name = "c9";
+  auto run = c.call("Run", {zbus::encode_string("ns1"), zbus::encode_container(data)}, 5s, err);
+  REQUIRE(run);
+  CHECK(zbus::decode_string(*run->data) == "ns1-c9");
+  auto insp = c.call("Inspect", {zbus::encode_string("ns1"), zbus::encode_string("missing")}, 5s,
+                     err);
+  REQUIRE(insp);
+  REQUIRE(insp->call_error);
+  CHECK(insp->call_error->find("not found") != std::string::npos);
+  auto list = c.call("List", {zbus::encode_string("ns1")}, 5s, err);
+  REQUIRE(list);
+  CHECK(zbus::decode_strings(*list->data).empty());
+  auto logs = c.call("Logs", {zbus::encode_string("ns1"), zbus::encode_string("c9")}, 5s, err);
+  REQUIRE(logs);
+  CHECK(zbus::decode_string(*logs->data) == "line 1\nline 2\n");
+  for (auto m : {"Delete", "SignalDelete"}) {
+    auto r = c.call(m, {zbus::encode_string("ns1"), zbus::encode_string("c9")}, 5s, err);
+    REQUIRE(r);
+    CHECK_FALSE(r->call_error);
+    CHECK_FALSE(r->data);
+  }
+  auto exec = c.call("Exec",
+                     {zbus::encode_string("ns1"), zbus::encode_string("c9"),
+                      zbus::encode_string(""), zbus::encode_string("ls")},
+                     5s, err);
+  REQUIRE(exec);
+  CHECK(exec->protocol_error == std::string{"invalid argument type [2] expecting time.Duration got"});
+}
+
+TEST_CASE("Redis killed and restarted: the listener reconnects and nothing popped is lost",
+          "[zbus][integration]") {
+  front_door fd;
+  auto c = fd.client();
+  std::string err;
+  REQUIRE(c.status(3s, err));
+
+  // A call that is in flight (popped, parked in the module) when Redis dies.
+  container parked;
+  parked.name = "park-r1";
+  zbus::redis_connection conn{fd.redis.broker()};
+  REQUIRE(conn.connect());
+  zbus::request req;
+  req.id = req.reply_to = "in-flight-1";
+  req.object = {"container", "0.0.1"};
+  req.method = "Run";
+  req.inputs = {zbus::encode_string("ns1"), zbus::encode_container(parked)};
+  REQUIRE(conn.rpush(zbus::object_queue(), zbus::encode_request(req)));
+  REQUIRE(eventually([&] { return fd.stats().in_flight == 1; }));
+
+  fd.redis.stop();
+  std::this_thread::sleep_for(300ms); // both adapters notice the outage
+  // The call completes while Redis is down: the reply is held, not dropped.
+  caf::anon_send(fd.module, atom::logs_v, std::string{}, std::string{"release:park-r1"});
+  REQUIRE(eventually([&] { return fd.stats().in_flight == 0; }));
+
+  fd.redis.start(); // an empty Redis (no persistence) on the same socket
+  zbus::redis_connection conn2{fd.redis.broker()};
+  REQUIRE(conn2.connect());
+  std::string key, value;
+  REQUIRE(conn2.blpop({"in-flight-1"}, 10, key, value)
+          == zbus::redis_connection::pop_result::item);
+  std::string derr;
+  auto r = zbus::decode_response(value, derr);
+  REQUIRE(r);
+  CHECK(zbus::decode_string(*r->data) == "park-r1-id");
+
+  // New requests are served again.
+  zbus::client c2{fd.redis.broker()};
+  auto after = c2.call("ListNS", {}, 10s, err);
+  INFO(err);
+  REQUIRE(after);
+  CHECK(zbus::decode_strings(*after->data) == std::vector<std::string>{"ns1", "ns2"});
+}
+
+TEST_CASE("a client against a broker where nothing listens fails within its timeout",
+          "[zbus][integration]") {
+  test::redis_server redis;
+  std::string err;
+  auto url = redis.broker();
+  redis.stop();
+  zbus::client c{url};
+  auto start = std::chrono::steady_clock::now();
+  CHECK_FALSE(c.call("ListNS", {}, 2s, err));
+  CHECK_FALSE(err.empty());
+  CHECK(std::chrono::steady_clock::now() - start < 5s);
+}
