@@ -1,0 +1,551 @@
+// contctl: an operator CLI that speaks zbus to contd, exactly as the Go callers do.
+//
+// Exit codes: 0 success, 1 the call failed (contd answered with an error), 2 usage,
+// 3 contd or Redis could not be reached in time.
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "src/zbus/client.hpp"
+#include "src/zbus/codec.hpp"
+
+using namespace contd;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_failed = 1;
+constexpr int exit_usage = 2;
+constexpr int exit_unreachable = 3;
+
+const char* usage_text =
+  R"(usage: contctl [--broker URL] [--timeout DURATION] [--json] COMMAND
+
+commands:
+  status                          health of contd (the zbus status object)
+  ns                              list namespaces
+  ls [NS]                         list containers (all namespaces without NS)
+  run NS NAME --rootfs DIR --netns NAME [--env K=V]... [--mount SRC:DST[:ro]]...
+      [--memory 256M] [--cpu 1] [--workdir DIR] [--interactive] [--elevated]
+      [--shutdown-timeout 5s] [--propagation MODE] -- CMD [ARG...]
+  inspect NS ID [--json]          show a container and its state
+  exec NS ID [--timeout 10s] -- CMD [ARG...]
+  logs NS ID                      the last 100 lines of the container's output
+  stop NS ID                      SignalDelete: SIGTERM, do not wait
+  rm NS ID                        Delete: stop gracefully and remove
+
+options:
+  --broker URL     Redis broker (default unix:///var/run/redis.sock)
+  --timeout D      how long to wait for contd (default 30s)
+  --json           machine-readable output
+)";
+
+struct usage_error {
+  std::string text;
+};
+
+/// "10s", "1500ms", "2m", "1h", "250us", a bare number = seconds.
+std::optional<int64_t> parse_duration_ns(const std::string& s) {
+  if (s.empty())
+    return std::nullopt;
+  size_t i = 0;
+  while (i < s.size() && (isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.'))
+    ++i;
+  if (i == 0)
+    return std::nullopt;
+  double v = 0;
+  try {
+    v = std::stod(s.substr(0, i));
+  } catch (...) {
+    return std::nullopt;
+  }
+  auto unit = s.substr(i);
+  double mul = 0;
+  if (unit.empty() || unit == "s")
+    mul = 1e9;
+  else if (unit == "ms")
+    mul = 1e6;
+  else if (unit == "us")
+    mul = 1e3;
+  else if (unit == "ns")
+    mul = 1;
+  else if (unit == "m")
+    mul = 60e9;
+  else if (unit == "h")
+    mul = 3600e9;
+  else
+    return std::nullopt;
+  if (v * mul > 9.2e18)
+    return std::nullopt;
+  return static_cast<int64_t>(v * mul);
+}
+
+/// "256M", "1G", "512K", "1048576" (bytes).
+std::optional<uint64_t> parse_size(const std::string& s) {
+  if (s.empty())
+    return std::nullopt;
+  size_t i = 0;
+  while (i < s.size() && isdigit(static_cast<unsigned char>(s[i])))
+    ++i;
+  if (i == 0 || i > 18)
+    return std::nullopt;
+  uint64_t v = std::stoull(s.substr(0, i));
+  auto unit = s.substr(i);
+  if (unit.empty() || unit == "B")
+    return v;
+  if (unit == "K" || unit == "KiB" || unit == "k")
+    return v << 10;
+  if (unit == "M" || unit == "MiB" || unit == "m")
+    return v << 20;
+  if (unit == "G" || unit == "GiB" || unit == "g")
+    return v << 30;
+  return std::nullopt;
+}
+
+/// Quotes one argument so that the original's shlex splitter gives it back unchanged.
+std::string shell_quote(const std::string& a) {
+  if (!a.empty() && a.find_first_of(" \t\r\n'\"\\#") == std::string::npos)
+    return a;
+  std::string out = "'";
+  for (char c : a) {
+    if (c == '\'')
+      out += "'\"'\"'"; // close, a double-quoted quote, reopen
+    else
+      out.push_back(c);
+  }
+  return out + "'";
+}
+
+std::string format_time(const go_time& t) {
+  if (t.is_zero())
+    return "-";
+  time_t secs = static_cast<time_t>(t.sec);
+  char buf[64];
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+nlohmann::ordered_json container_json(const container& c) {
+  nlohmann::ordered_json j;
+  j["Name"] = c.name;
+  j["RootFS"] = c.root_fs;
+  j["Env"] = c.env;
+  j["WorkingDir"] = c.working_dir;
+  j["Network"] = {{"Namespace", c.network.ns}};
+  auto mounts = nlohmann::ordered_json::array();
+  for (const auto& m : c.mounts)
+    mounts.push_back(
+      {{"Source", m.source}, {"Target", m.target}, {"Type", m.type}, {"Options", m.options}});
+  j["Mounts"] = mounts;
+  j["Entrypoint"] = c.entrypoint;
+  j["Interactive"] = c.interactive;
+  j["CPU"] = c.cpu;
+  j["Memory"] = c.memory;
+  j["Elevated"] = c.elevated;
+  j["CreatedAt"] = format_time(c.created_at);
+  j["RootFsPropagation"] = c.root_fs_propagation;
+  j["ShutdownTimeout"] = c.shutdown_timeout;
+  if (c.has_state)
+    j["State"] = {{"Status", c.state.status},
+                  {"Pid", c.state.pid},
+                  {"ExitCode", c.state.exit_code},
+                  {"ExitedAt", format_time(c.state.exited_at)},
+                  {"OOMKilled", c.state.oom_killed},
+                  {"StopRequested", c.state.stop_requested}};
+  return j;
+}
+
+class cli {
+public:
+  std::string broker = "unix:///var/run/redis.sock";
+  std::chrono::milliseconds timeout = 30s;
+  bool json = false;
+
+  int run(std::vector<std::string> args) {
+    // Global options may precede the command.
+    std::vector<std::string> rest;
+    for (size_t i = 0; i < args.size(); ++i) {
+      const auto& a = args[i];
+      if (!rest.empty()) {
+        rest.push_back(a);
+        continue;
+      }
+      if (a == "--broker" || a == "-broker") {
+        broker = value(args, i);
+      } else if (a.rfind("--broker=", 0) == 0) {
+        broker = a.substr(9);
+      } else if (a == "--timeout") {
+        timeout = duration_ms(value(args, i));
+      } else if (a == "--json") {
+        json = true;
+      } else if (a == "-h" || a == "--help" || a == "help") {
+        std::cout << usage_text;
+        std::exit(exit_ok);
+      } else if (!a.empty() && a[0] == '-') {
+        throw usage_error{"unknown option " + a};
+      } else {
+        rest.push_back(a);
+      }
+    }
+    if (rest.empty())
+      throw usage_error{"no command"};
+    std::string err;
+    auto url = zbus::parse_broker_url(broker, err);
+    if (!url)
+      throw usage_error{err};
+    client_.emplace(*url);
+    auto cmd = rest[0];
+    std::vector<std::string> params(rest.begin() + 1, rest.end());
+    if (cmd == "status")
+      return status(params);
+    if (cmd == "ns")
+      return list_ns(params);
+    if (cmd == "ls")
+      return list(params);
+    if (cmd == "run")
+      return run_container(params);
+    if (cmd == "inspect")
+      return inspect(params);
+    if (cmd == "exec")
+      return exec(params);
+    if (cmd == "logs")
+      return logs(params);
+    if (cmd == "stop")
+      return simple("SignalDelete", params);
+    if (cmd == "rm")
+      return simple("Delete", params);
+    throw usage_error{"unknown command " + cmd};
+  }
+
+private:
+  std::optional<zbus::client> client_;
+
+  static std::string value(const std::vector<std::string>& args, size_t& i) {
+    if (i + 1 >= args.size())
+      throw usage_error{args[i] + " needs a value"};
+    return args[++i];
+  }
+
+  static std::chrono::milliseconds duration_ms(const std::string& s) {
+    auto ns = parse_duration_ns(s);
+    if (!ns || *ns <= 0)
+      throw usage_error{"bad duration '" + s + "'"};
+    return std::chrono::milliseconds{*ns / 1'000'000};
+  }
+
+  /// Flags among positional parameters (after the command).
+  void take_flag(std::vector<std::string>& params, const std::string& name, bool& out) {
+    for (auto it = params.begin(); it != params.end(); ++it)
+      if (*it == name) {
+        out = true;
+        params.erase(it);
+        return;
+      }
+  }
+
+  static void need(const std::vector<std::string>& params, size_t n, const char* what) {
+    if (params.size() != n)
+      throw usage_error{std::string{"expecting "} + what};
+  }
+
+  /// One call; prints transport failures and returns their exit code through `rc`.
+  std::optional<zbus::response> call(const std::string& method, std::vector<zbus::bytes> inputs,
+                                     int& rc, std::chrono::milliseconds extra = 0ms) {
+    std::string err;
+    auto r = client_->call(method, std::move(inputs), timeout + extra, err);
+    if (!r) {
+      std::cerr << "contctl: cannot reach contd through " << broker << ": " << err << "\n";
+      rc = exit_unreachable;
+      return std::nullopt;
+    }
+    if (r->protocol_error) {
+      std::cerr << "contctl: protocol error: " << *r->protocol_error << "\n";
+      rc = exit_failed;
+      return std::nullopt;
+    }
+    if (r->call_error) {
+      if (json)
+        std::cout << nlohmann::json{{"error", *r->call_error}}.dump() << "\n";
+      std::cerr << "contctl: " << method << ": " << *r->call_error << "\n";
+      rc = exit_failed;
+      return std::nullopt;
+    }
+    rc = exit_ok;
+    return r;
+  }
+
+  int status(std::vector<std::string>& params) {
+    need(params, 0, "no arguments");
+    std::string err;
+    auto r = client_->status(timeout, err);
+    if (!r) {
+      std::cerr << "contctl: cannot reach contd through " << broker << ": " << err << "\n";
+      return exit_unreachable;
+    }
+    if (!r->data) {
+      std::cerr << "contctl: status reply without data\n";
+      return exit_failed;
+    }
+    auto j = nlohmann::json::from_msgpack(r->data->begin(), r->data->end());
+    size_t busy = 0;
+    for (const auto& w : j["Workers"])
+      if (w["State"] == "busy")
+        ++busy;
+    if (json) {
+      nlohmann::json out;
+      out["objects"] = nlohmann::json::array();
+      for (const auto& o : j["Objects"])
+        out["objects"].push_back(o["Name"].get<std::string>() + "@"
+                                 + o["Version"].get<std::string>());
+      out["busy"] = busy;
+      std::cout << out.dump() << "\n";
+    } else {
+      for (const auto& o : j["Objects"])
+        std::cout << "serving " << o["Name"].get<std::string>() << "@"
+                  << o["Version"].get<std::string>() << "\n";
+      std::cout << "calls in flight: " << busy << "\n";
+    }
+    return exit_ok;
+  }
+
+  int print_list(const zbus::response& r) {
+    auto xs = zbus::decode_strings(*r.data);
+    if (json)
+      std::cout << nlohmann::json(xs).dump() << "\n";
+    else
+      for (const auto& x : xs)
+        std::cout << x << "\n";
+    return exit_ok;
+  }
+
+  int list_ns(std::vector<std::string>& params) {
+    need(params, 0, "no arguments");
+    int rc = 0;
+    auto r = call("ListNS", {}, rc);
+    return r ? print_list(*r) : rc;
+  }
+
+  int list(std::vector<std::string>& params) {
+    if (params.size() > 1)
+      throw usage_error{"expecting ls [NS]"};
+    int rc = 0;
+    auto r = call("List", {zbus::encode_string(params.empty() ? "" : params[0])}, rc);
+    return r ? print_list(*r) : rc;
+  }
+
+  int run_container(std::vector<std::string>& params) {
+    container c;
+    std::vector<std::string> positional, command;
+    bool saw_dashes = false;
+    for (size_t i = 0; i < params.size(); ++i) {
+      const auto& a = params[i];
+      if (saw_dashes) {
+        command.push_back(a);
+      } else if (a == "--") {
+        saw_dashes = true;
+      } else if (a == "--rootfs") {
+        c.root_fs = value(params, i);
+      } else if (a == "--netns") {
+        c.network.ns = value(params, i);
+      } else if (a == "--env") {
+        c.env.push_back(value(params, i));
+      } else if (a == "--workdir") {
+        c.working_dir = value(params, i);
+      } else if (a == "--mount") {
+        auto spec = value(params, i);
+        mount_info m;
+        auto p1 = spec.find(':');
+        if (p1 == std::string::npos)
+          throw usage_error{"--mount SRC:DST[:ro], got '" + spec + "'"};
+        m.source = spec.substr(0, p1);
+        auto rest = spec.substr(p1 + 1);
+        auto p2 = rest.find(':');
+        m.target = rest.substr(0, p2);
+        if (p2 != std::string::npos) {
+          auto mode = rest.substr(p2 + 1);
+          if (mode != "ro" && mode != "rw")
+            throw usage_error{"--mount mode must be ro or rw, got '" + mode + "'"};
+          m.type = "bind";
+          m.options = {"rbind", mode};
+        }
+        c.mounts.push_back(m);
+      } else if (a == "--memory") {
+        auto v = value(params, i);
+        auto sz = parse_size(v);
+        if (!sz)
+          throw usage_error{"bad size '" + v + "'"};
+        c.memory = *sz;
+      } else if (a == "--cpu") {
+        auto v = value(params, i);
+        char* end = nullptr;
+        auto n = std::strtoull(v.c_str(), &end, 10);
+        if (v.empty() || *end != '\0')
+          throw usage_error{"bad --cpu '" + v + "'"};
+        c.cpu = n;
+      } else if (a == "--interactive") {
+        c.interactive = true;
+      } else if (a == "--elevated") {
+        c.elevated = true;
+      } else if (a == "--shutdown-timeout") {
+        auto v = value(params, i);
+        auto ns = parse_duration_ns(v);
+        if (!ns)
+          throw usage_error{"bad duration '" + v + "'"};
+        c.shutdown_timeout = *ns;
+      } else if (a == "--propagation") {
+        c.root_fs_propagation = value(params, i);
+      } else if (!a.empty() && a[0] == '-') {
+        throw usage_error{"unknown option " + a};
+      } else {
+        positional.push_back(a);
+      }
+    }
+    if (positional.size() != 2)
+      throw usage_error{"expecting run NS NAME ... -- CMD [ARG...]"};
+    if (command.empty() && !c.interactive)
+      throw usage_error{"run needs a command after --"};
+    c.name = positional[1];
+    for (const auto& a : command)
+      c.entrypoint += (c.entrypoint.empty() ? "" : " ") + shell_quote(a);
+    int rc = 0;
+    auto r = call("Run", {zbus::encode_string(positional[0]), zbus::encode_container(c)}, rc);
+    if (!r)
+      return rc;
+    auto id = zbus::decode_string(*r->data);
+    if (json)
+      std::cout << nlohmann::json{{"id", id}}.dump() << "\n";
+    else
+      std::cout << id << "\n";
+    return exit_ok;
+  }
+
+  int inspect(std::vector<std::string>& params) {
+    bool as_json = json;
+    take_flag(params, "--json", as_json);
+    need(params, 2, "inspect NS ID");
+    int rc = 0;
+    auto r =
+      call("Inspect", {zbus::encode_string(params[0]), zbus::encode_string(params[1])}, rc);
+    if (!r)
+      return rc;
+    auto c = zbus::decode_container(*r->data);
+    auto j = container_json(c);
+    if (as_json) {
+      std::cout << j.dump(2) << "\n";
+      return exit_ok;
+    }
+    std::printf("%-18s %s\n", "Name", c.name.c_str());
+    if (c.has_state) {
+      std::printf("%-18s %s\n", "Status", c.state.status.c_str());
+      std::printf("%-18s %u\n", "Pid", c.state.pid);
+      if (c.state.status == "stopped") {
+        std::printf("%-18s %u\n", "ExitCode", c.state.exit_code);
+        std::printf("%-18s %s\n", "ExitedAt", format_time(c.state.exited_at).c_str());
+      }
+      if (c.state.oom_killed)
+        std::printf("%-18s yes\n", "OOMKilled");
+      if (c.state.stop_requested)
+        std::printf("%-18s yes\n", "StopRequested");
+    }
+    std::printf("%-18s %s\n", "RootFS", c.root_fs.c_str());
+    std::printf("%-18s %s\n", "Entrypoint", c.entrypoint.c_str());
+    std::printf("%-18s %s\n", "Network", c.network.ns.c_str());
+    std::printf("%-18s %s\n", "WorkingDir", c.working_dir.c_str());
+    for (const auto& e : c.env)
+      std::printf("%-18s %s\n", "Env", e.c_str());
+    for (const auto& m : c.mounts)
+      std::printf("%-18s %s -> %s%s\n", "Mount", m.source.c_str(), m.target.c_str(),
+                  m.options.empty() ? "" : (" (" + nlohmann::json(m.options).dump() + ")").c_str());
+    std::printf("%-18s %llu\n", "CPU", static_cast<unsigned long long>(c.cpu));
+    std::printf("%-18s %llu\n", "Memory", static_cast<unsigned long long>(c.memory));
+    std::printf("%-18s %s\n", "Interactive", c.interactive ? "true" : "false");
+    std::printf("%-18s %s\n", "Elevated", c.elevated ? "true" : "false");
+    std::printf("%-18s %.3fs\n", "ShutdownTimeout", c.shutdown_timeout / 1e9);
+    std::printf("%-18s %s\n", "CreatedAt", format_time(c.created_at).c_str());
+    return exit_ok;
+  }
+
+  int exec(std::vector<std::string>& params) {
+    std::vector<std::string> positional, command;
+    int64_t exec_timeout = 10'000'000'000;
+    bool saw_dashes = false;
+    for (size_t i = 0; i < params.size(); ++i) {
+      const auto& a = params[i];
+      if (saw_dashes)
+        command.push_back(a);
+      else if (a == "--")
+        saw_dashes = true;
+      else if (a == "--timeout") {
+        auto v = value(params, i);
+        auto ns = parse_duration_ns(v);
+        if (!ns || *ns <= 0)
+          throw usage_error{"bad duration '" + v + "'"};
+        exec_timeout = *ns;
+      } else
+        positional.push_back(a);
+    }
+    if (positional.size() != 2 || command.empty())
+      throw usage_error{"expecting exec NS ID [--timeout D] -- CMD [ARG...]"};
+    std::vector<zbus::bytes> inputs{zbus::encode_string(positional[0]),
+                                    zbus::encode_string(positional[1])};
+    nlohmann::json t = exec_timeout;
+    auto tb = nlohmann::json::to_msgpack(t);
+    inputs.emplace_back(tb.begin(), tb.end());
+    for (const auto& a : command)
+      inputs.push_back(zbus::encode_string(a));
+    int rc = 0;
+    auto r = call("Exec", std::move(inputs), rc,
+                  std::chrono::milliseconds{exec_timeout / 1'000'000});
+    if (r && json)
+      std::cout << nlohmann::json{{"ok", true}}.dump() << "\n";
+    return r ? exit_ok : rc;
+  }
+
+  int logs(std::vector<std::string>& params) {
+    need(params, 2, "logs NS ID");
+    int rc = 0;
+    auto r = call("Logs", {zbus::encode_string(params[0]), zbus::encode_string(params[1])}, rc);
+    if (!r)
+      return rc;
+    auto text = zbus::decode_string(*r->data);
+    if (json)
+      std::cout << nlohmann::json{{"logs", text}}.dump() << "\n";
+    else
+      std::cout << text;
+    return exit_ok;
+  }
+
+  int simple(const std::string& method, std::vector<std::string>& params) {
+    need(params, 2, "NS ID");
+    int rc = 0;
+    auto r = call(method, {zbus::encode_string(params[0]), zbus::encode_string(params[1])}, rc);
+    if (r && json)
+      std::cout << nlohmann::json{{"ok", true}}.dump() << "\n";
+    return r ? exit_ok : rc;
+  }
+};
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    cli c;
+    return c.run(std::move(args));
+  } catch (const usage_error& e) {
+    std::cerr << "contctl: " << e.text << "\n\n" << usage_text;
+    return exit_usage;
+  } catch (const std::exception& e) {
+    std::cerr << "contctl: " << e.what() << "\n";
+    return exit_failed;
+  }
+}
