@@ -8,6 +8,7 @@
 #include <caf/atom.hpp>
 #include <caf/type_id.hpp>
 
+#include "messages/containerd_types.hpp"
 #include "messages/types.hpp"
 
 CAF_BEGIN_TYPE_ID_BLOCK(contd, caf::first_custom_type_id)
@@ -22,6 +23,13 @@ CAF_BEGIN_TYPE_ID_BLOCK(contd, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(contd, (contd::container))
   CAF_ADD_TYPE_ID(contd, (std::vector<contd::container>))
   CAF_ADD_TYPE_ID(contd, (contd::ingress_stats))
+  CAF_ADD_TYPE_ID(contd, (contd::container_record))
+  CAF_ADD_TYPE_ID(contd, (std::vector<contd::container_record>))
+  CAF_ADD_TYPE_ID(contd, (contd::task_info))
+  CAF_ADD_TYPE_ID(contd, (std::vector<contd::task_info>))
+  CAF_ADD_TYPE_ID(contd, (contd::exit_info))
+  CAF_ADD_TYPE_ID(contd, (contd::exec_result))
+  CAF_ADD_TYPE_ID(contd, (contd::task_event))
 
   // zbus container module methods
   CAF_ADD_ATOM(contd, contd::atom, run, "run")
@@ -42,7 +50,27 @@ CAF_BEGIN_TYPE_ID_BLOCK(contd, caf::first_custom_type_id)
   CAF_ADD_ATOM(contd, contd::atom, stats, "stats")
   CAF_ADD_ATOM(contd, contd::atom, drain, "drain")
 
-  // containerd adapter, spec builder, tenants (see interfaces.hpp)
+  // containerd adapter (see interfaces.hpp, section "containerd adapter")
+  CAF_ADD_ATOM(contd, contd::atom, ns_ensure, "ns_ensure")
+  CAF_ADD_ATOM(contd, contd::atom, ns_list, "ns_list")
+  CAF_ADD_ATOM(contd, contd::atom, ns_delete, "ns_delete")
+  CAF_ADD_ATOM(contd, contd::atom, ctr_create, "ctr_create")
+  CAF_ADD_ATOM(contd, contd::atom, ctr_get, "ctr_get")
+  CAF_ADD_ATOM(contd, contd::atom, ctr_list, "ctr_list")
+  CAF_ADD_ATOM(contd, contd::atom, ctr_labels, "ctr_labels")
+  CAF_ADD_ATOM(contd, contd::atom, ctr_delete, "ctr_delete")
+  CAF_ADD_ATOM(contd, contd::atom, tsk_create, "tsk_create")
+  CAF_ADD_ATOM(contd, contd::atom, tsk_start, "tsk_start")
+  CAF_ADD_ATOM(contd, contd::atom, tsk_get, "tsk_get")
+  CAF_ADD_ATOM(contd, contd::atom, tsk_list, "tsk_list")
+  CAF_ADD_ATOM(contd, contd::atom, tsk_kill, "tsk_kill")
+  CAF_ADD_ATOM(contd, contd::atom, tsk_wait, "tsk_wait")
+  CAF_ADD_ATOM(contd, contd::atom, tsk_cancel, "tsk_cancel")
+  CAF_ADD_ATOM(contd, contd::atom, tsk_delete, "tsk_delete")
+  CAF_ADD_ATOM(contd, contd::atom, exec_run, "exec_run")
+  CAF_ADD_ATOM(contd, contd::atom, event, "event")
+
+  // spec builder, tenants
   CAF_ADD_ATOM(contd, contd::atom, version, "version")
   CAF_ADD_ATOM(contd, contd::atom, build, "build")
   CAF_ADD_ATOM(contd, contd::atom, done, "done")

@@ -12,6 +12,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "messages/atoms.hpp"
+#include "messages/containerd_types.hpp"
 #include "messages/error.hpp"
 #include "messages/types.hpp"
 
@@ -64,5 +65,63 @@ using zbus_ingress_actor = caf::typed_actor<
   caf::reacts_to<atom::payload, std::string, std::string>,
   // counters
   caf::replies_to<atom::stats>::with<ingress_stats>>;
+
+// --- containerd adapter --------------------------------------------------------------------
+// The only actor that speaks gRPC. Every handler starts an asynchronous call with a deadline (the
+// adapter's default call timeout unless the handler takes its own) and answers with a contd error
+// whose text is containerd's message (e.g. `container "<id>" in namespace "<ns>": not found`).
+// `ns` is the containerd namespace (sent as the containerd-namespace header).
+
+/// Receives the events of a subscription.
+using event_sink_actor = caf::typed_actor<
+  // one /tasks/exit or /tasks/oom event
+  caf::reacts_to<atom::event, task_event>>;
+
+using containerd_client_actor = caf::typed_actor<
+  // containerd's version string (Version.Version)
+  caf::replies_to<atom::version>::with<std::string>,
+  // Namespaces.Create with labels; an existing namespace is success
+  caf::replies_to<atom::ns_ensure, std::string, label_map>::with<void>,
+  // Namespaces.List -> names
+  caf::replies_to<atom::ns_list>::with<std::vector<std::string>>,
+  // Namespaces.Delete (failed_precondition while it still holds objects)
+  caf::replies_to<atom::ns_delete, std::string>::with<void>,
+  // Containers.Create(ns, {id, labels, spec_json}) with runtime io.containerd.runc.v2 and the
+  // spec as an Any of type URL types.containerd.io/opencontainers/runtime-spec/1/Spec
+  caf::replies_to<atom::ctr_create, std::string, container_record>::with<container_record>,
+  // Containers.Get(ns, id)
+  caf::replies_to<atom::ctr_get, std::string, std::string>::with<container_record>,
+  // Containers.List(ns, filters): filters are OR-ed, comma-separated clauses AND-ed
+  caf::replies_to<atom::ctr_list, std::string, std::vector<std::string>>::with<
+    std::vector<container_record>>,
+  // Containers.Update(ns, id): set (overwrite) these labels, keep the others
+  caf::replies_to<atom::ctr_labels, std::string, std::string, label_map>::with<container_record>,
+  // Containers.Delete(ns, id); refused with failed_precondition while the container has a task
+  caf::replies_to<atom::ctr_delete, std::string, std::string>::with<void>,
+  // Tasks.Create(ns, id, stdout URI, stderr URI) -> pid; rootfs empty, no terminal
+  caf::replies_to<atom::tsk_create, std::string, std::string, std::string, std::string>::with<
+    uint32_t>,
+  // Tasks.Start(ns, id) -> pid
+  caf::replies_to<atom::tsk_start, std::string, std::string>::with<uint32_t>,
+  // Tasks.Get(ns, id); not_found when the container has no task
+  caf::replies_to<atom::tsk_get, std::string, std::string>::with<task_info>,
+  // Tasks.List(ns)
+  caf::replies_to<atom::tsk_list, std::string>::with<std::vector<task_info>>,
+  // Tasks.Kill(ns, id, signal, all); an already finished process is success
+  caf::replies_to<atom::tsk_kill, std::string, std::string, uint32_t, bool>::with<void>,
+  // Tasks.Wait(ns, id, timeout): errc::timeout when the timeout passes (the task keeps running);
+  // a wait is cancelled (errc::timeout "wait cancelled") by tsk_cancel for the same (ns, id)
+  caf::replies_to<atom::tsk_wait, std::string, std::string, caf::timespan>::with<exit_info>,
+  // cancel every pending wait on (ns, id)
+  caf::reacts_to<atom::tsk_cancel, std::string, std::string>,
+  // Tasks.Delete(ns, id)
+  caf::replies_to<atom::tsk_delete, std::string, std::string>::with<exit_info>,
+  // Exec(ns, id, exec_id, OCI process JSON, timeout, max output bytes): Tasks.Exec + Start + Wait;
+  // past the timeout: SIGKILL, errc::timeout "execution timed out"; DeleteProcess always
+  caf::replies_to<atom::exec_run, std::string, std::string, std::string, std::string,
+                  caf::timespan, uint64_t>::with<exec_result>,
+  // Events.Subscribe(filters) delivering /tasks/exit and /tasks/oom to the sink; re-subscribes
+  // after containerd restarts
+  caf::reacts_to<atom::subscribe, event_sink_actor, std::vector<std::string>>>;
 
 } // namespace contd
