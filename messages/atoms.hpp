@@ -71,6 +71,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(contd, caf::first_custom_type_id)
   CAF_ADD_ATOM(contd, contd::atom, event, "event")
 
   // spec builder, tenants
+  CAF_ADD_ATOM(contd, contd::atom, idle, "idle")
   CAF_ADD_ATOM(contd, contd::atom, version, "version")
   CAF_ADD_ATOM(contd, contd::atom, build, "build")
   CAF_ADD_ATOM(contd, contd::atom, done, "done")

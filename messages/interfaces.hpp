@@ -124,4 +124,38 @@ using containerd_client_actor = caf::typed_actor<
   // after containerd restarts
   caf::reacts_to<atom::subscribe, event_sink_actor, std::vector<std::string>>>;
 
+// --- spec builder --------------------------------------------------------------------------
+
+/// Validates a container request and builds its OCI runtime spec (pure; see src/oci).
+using spec_builder_actor = caf::typed_actor<
+  // (ns, request) -> the OCI runtime spec JSON; errc::invalid_argument naming field and value
+  caf::replies_to<atom::build, std::string, container>::with<std::string>>;
+
+// --- the container module's inside ----------------------------------------------------------
+
+/// One tenant per containerd namespace: serialises operations per container, runs different
+/// containers concurrently. Same calls as the module (ns is always the tenant's own).
+using tenant_actor = caf::typed_actor<
+  caf::replies_to<atom::run, std::string, container>::with<std::string>,
+  caf::replies_to<atom::inspect, std::string, std::string>::with<container>,
+  caf::replies_to<atom::delete_, std::string, std::string>::with<void>,
+  caf::replies_to<atom::sig_delete, std::string, std::string>::with<void>,
+  caf::replies_to<atom::exec, std::string, std::string, caf::timespan,
+                  std::vector<std::string>>::with<void>,
+  caf::replies_to<atom::logs, std::string, std::string>::with<std::string>,
+  caf::replies_to<atom::list, std::string>::with<std::vector<std::string>>,
+  // an event of one of this tenant's containers
+  caf::reacts_to<atom::event, task_event>,
+  // the module retires this tenant: finish the queued work, then quit
+  caf::reacts_to<atom::done>,
+  // internal: the idle timer of generation n fired
+  caf::reacts_to<atom::tick, uint64_t>>;
+
+/// The module actor: the public interface plus what tenants and the event stream send it.
+using module_actor = container_module_actor::extend<
+  // a tenant has been idle: retire it unless work arrived meanwhile
+  caf::reacts_to<atom::idle, std::string, tenant_actor>,
+  // containerd events, routed to the owning tenant
+  caf::reacts_to<atom::event, task_event>>;
+
 } // namespace contd
