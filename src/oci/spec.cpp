@@ -1,0 +1,460 @@
+#include "src/oci/spec.hpp"
+
+#include <limits>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+#include "src/oci/lexer.hpp"
+
+namespace contd::oci {
+
+using nlohmann::json;
+
+namespace {
+
+// containerd 1.6's default Unix spec, verbatim from `ctr containers info` (containerd.md §7.1)
+// minus what ctr adds (args, the nine device allow rules, cpu.shares) and minus the /run tmpfs,
+// which the original removes so that /run comes from the rootfs. Kept as text so a reviewer can
+// diff it against the reference.
+constexpr const char* base_spec_text = R"({
+  "ociVersion": "1.0.2-dev",
+  "process": {
+    "user": {"uid": 0, "gid": 0},
+    "cwd": "/",
+    "capabilities": {
+      "bounding": ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"],
+      "effective": ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"],
+      "permitted": ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
+    },
+    "rlimits": [
+      {"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}
+    ],
+    "noNewPrivileges": true
+  },
+  "root": {"path": "rootfs"},
+  "mounts": [
+    {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+    {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+    {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+    {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+    {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}
+  ],
+  "linux": {
+    "resources": {
+      "devices": [
+        {"allow": false, "access": "rwm"}
+      ]
+    },
+    "namespaces": [
+      {"type": "pid"},
+      {"type": "ipc"},
+      {"type": "uts"},
+      {"type": "mount"},
+      {"type": "network"}
+    ],
+    "maskedPaths": [
+      "/proc/acpi",
+      "/proc/asound",
+      "/proc/kcore",
+      "/proc/keys",
+      "/proc/latency_stats",
+      "/proc/timer_list",
+      "/proc/timer_stats",
+      "/proc/sched_debug",
+      "/sys/firmware",
+      "/proc/scsi"
+    ],
+    "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+  }
+})";
+
+// The FUSE device Elevated adds. Fixed values instead of the host node's (the original lstat()s
+// /dev/fuse): the function stays pure, and 10:229 with 0666 root:root is what every kernel uses.
+constexpr int64_t fuse_major = 10;
+constexpr int64_t fuse_minor = 229;
+
+constexpr int64_t cpu_period = 100000;
+
+bool has_path(const std::vector<std::string>& env) {
+  for (const auto& entry : env)
+    if (entry.compare(0, 5, "PATH=") == 0)
+      return true;
+  return false;
+}
+
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+} // namespace
+
+std::vector<std::string> corex_args() {
+  return {"/corex", "--ipv6", "-d", "7", "--interface", "eth0"};
+}
+
+json base_spec(const std::string& ns, const std::string& id) {
+  static const json base = json::parse(base_spec_text);
+  json spec = base;
+  spec["linux"]["cgroupsPath"] = "/" + ns + "/" + id;
+  return spec;
+}
+
+container apply_defaults(container c, const spec_defaults& defaults) {
+  if (c.memory == 0)
+    c.memory = defaults.memory;
+  if (c.cpu == 0)
+    c.cpu = 1;
+  if (c.shutdown_timeout == 0)
+    c.shutdown_timeout = defaults.shutdown_timeout;
+  c.created_at = go_time{};
+  c.has_state = false;
+  c.state = container_state{};
+  return c;
+}
+
+json oci_mount(const mount_info& m) {
+  if (m.type == "tmpfs") {
+    return json{{"destination", m.target},
+                {"type", "tmpfs"},
+                {"source", "tmpfs"},
+                {"options", m.options}};
+  }
+  // Every bind is recursive unless the caller asked for `bind` explicitly: the original's
+  // contract is "mounts are rbind", and a plain bind would hide the submounts of the source.
+  std::string recursion = "rbind";
+  json options = json::array();
+  for (const auto& opt : m.options) {
+    if (opt == "bind" || opt == "rbind")
+      recursion = opt;
+    else
+      options.push_back(opt);
+  }
+  options.insert(options.begin(), recursion);
+  return json{{"destination", m.target},
+              {"type", "bind"},
+              {"source", m.source},
+              {"options", std::move(options)}};
+}
+
+result<json> build_spec(const std::string& ns, const container& request, const node_facts& node,
+                        const spec_defaults& defaults) {
+  using out_t = result<json>;
+  const container c = apply_defaults(request, defaults);
+
+  // process.args first: it is the only step that can fail on validated input.
+  std::vector<std::string> args;
+  if (c.interactive) {
+    args = corex_args(); // the entrypoint is not run (nor parsed), as in the original
+  } else {
+    auto words = split_entrypoint(c.entrypoint);
+    if (!words)
+      return out_t::failure("invalid Entrypoint " + dump(json(c.entrypoint)) + ": "
+                            + words.error());
+    if (words->empty())
+      return out_t::failure("invalid Entrypoint " + dump(json(c.entrypoint))
+                            + ": contains no command");
+    args = std::move(words).value();
+  }
+  constexpr auto int64_max = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  if (c.memory > int64_max)
+    return out_t::failure("invalid Memory " + std::to_string(c.memory) + ": too large");
+  if (c.cpu > int64_max / cpu_period)
+    return out_t::failure("invalid CPU " + std::to_string(c.cpu) + ": too large");
+
+  json spec = base_spec(ns, c.name);
+  spec["ociVersion"] = oci_version;
+  auto& process = spec["process"];
+  process["args"] = args;
+  json env = c.env;
+  if (!has_path(c.env))
+    env.push_back(default_path_env);
+  process["env"] = std::move(env);
+  if (!c.working_dir.empty())
+    process["cwd"] = c.working_dir;
+  spec["root"]["path"] = c.root_fs;
+  spec["hostname"] = c.name;
+
+  auto& mounts = spec["mounts"];
+  mounts.push_back(json{{"destination", "/etc/resolv.conf"},
+                        {"type", "bind"},
+                        {"source", node.resolv_conf},
+                        {"options", {"rbind", "ro"}}});
+  for (const auto& m : c.mounts)
+    mounts.push_back(oci_mount(m));
+  if (c.interactive)
+    mounts.push_back(json{{"destination", corex_target},
+                          {"type", "bind"},
+                          {"source", node.corex_path},
+                          {"options", {"rbind", "ro"}}});
+
+  auto& linux = spec["linux"];
+  for (auto& entry : linux["namespaces"])
+    if (entry["type"] == "network")
+      entry["path"] = node.netns_dir + "/" + c.network.ns;
+
+  auto& resources = linux["resources"];
+  resources["memory"] = json{{"limit", static_cast<int64_t>(c.memory)}};
+  resources["cpu"] = json{{"quota", static_cast<int64_t>(c.cpu) * cpu_period},
+                          {"period", cpu_period}};
+  if (defaults.pids_limit > 0)
+    resources["pids"] = json{{"limit", defaults.pids_limit}};
+
+  if (!c.root_fs_propagation.empty())
+    linux["rootfsPropagation"] = c.root_fs_propagation;
+
+  if (c.elevated) {
+    for (const char* set : {"bounding", "effective", "permitted"})
+      process["capabilities"][set].push_back("CAP_SYS_ADMIN");
+    linux["devices"] = json::array({json{{"path", "/dev/fuse"},
+                                         {"type", "c"},
+                                         {"major", fuse_major},
+                                         {"minor", fuse_minor},
+                                         {"fileMode", 438},
+                                         {"uid", 0},
+                                         {"gid", 0}}});
+    resources["devices"].push_back(json{{"allow", true},
+                                        {"type", "c"},
+                                        {"major", fuse_major},
+                                        {"minor", fuse_minor},
+                                        {"access", "rwm"}});
+  }
+
+  spec["annotations"] = json{
+    {std::string{annotation_shutdown_timeout}, std::to_string(c.shutdown_timeout)},
+    {std::string{annotation_request}, request_to_json(c)},
+  };
+  return spec;
+}
+
+// --- the stored request ------------------------------------------------------------------------
+
+namespace {
+
+json time_to_json(const go_time& t) {
+  return json{{"Seconds", t.sec}, {"Nanos", t.nsec}};
+}
+
+go_time time_from_json(const json& j) {
+  if (!j.is_object() || !j.contains("Seconds") || !j["Seconds"].is_number_integer()
+      || (j["Seconds"].is_number_unsigned()
+          && j["Seconds"].get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+      || !j.contains("Nanos") || !j["Nanos"].is_number_unsigned()
+      || j["Nanos"].get<uint64_t>() > 999'999'999)
+    throw std::invalid_argument("a time must be {\"Seconds\": int, \"Nanos\": 0..999999999}");
+  go_time t;
+  t.sec = j["Seconds"].get<int64_t>();
+  t.nsec = j["Nanos"].get<uint32_t>();
+  return t;
+}
+
+// Strict getters: a key that is present must have the right JSON type. nlohmann's get<> would
+// silently convert between numbers (e.g. -1 into uint64_t), which would make a corrupt annotation
+// look valid.
+template <class T>
+void read(const json& obj, const char* key, T& out) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null())
+    return;
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!it->is_boolean())
+      throw std::invalid_argument(std::string{key} + " must be a boolean");
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (!it->is_string())
+      throw std::invalid_argument(std::string{key} + " must be a string");
+  } else if constexpr (std::is_unsigned_v<T>) {
+    if (!it->is_number_unsigned())
+      throw std::invalid_argument(std::string{key} + " must be an unsigned integer");
+  } else if constexpr (std::is_integral_v<T>) {
+    if (!it->is_number_integer()
+        || (it->is_number_unsigned()
+            && it->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<T>::max())))
+      throw std::invalid_argument(std::string{key} + " must be an integer in range");
+  }
+  if constexpr (std::is_unsigned_v<T> && !std::is_same_v<T, bool>) {
+    if (it->get<uint64_t>() > std::numeric_limits<T>::max())
+      throw std::invalid_argument(std::string{key} + " is out of range");
+  }
+  out = it->get<T>();
+}
+
+const json* array_at(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null())
+    return nullptr;
+  if (!it->is_array())
+    throw std::invalid_argument(std::string{key} + " must be an array");
+  return &*it;
+}
+
+const json& object_in(const json& j, const char* what) {
+  if (!j.is_object())
+    throw std::invalid_argument(std::string{what} + " must be an object");
+  return j;
+}
+
+std::vector<std::string> strings_at(const json& obj, const char* key) {
+  std::vector<std::string> out;
+  if (auto* arr = array_at(obj, key))
+    for (const auto& x : *arr) {
+      if (!x.is_string())
+        throw std::invalid_argument(std::string{key} + " must hold strings");
+      out.push_back(x.get<std::string>());
+    }
+  return out;
+}
+
+} // namespace
+
+std::string request_to_json(const container& c) {
+  json mounts = json::array();
+  for (const auto& m : c.mounts)
+    mounts.push_back(json{{"Source", m.source},
+                          {"Target", m.target},
+                          {"Type", m.type},
+                          {"Options", m.options}});
+  json logs = json::array();
+  for (const auto& l : c.logs)
+    logs.push_back(json{{"Type", l.type},
+                        {"Data", {{"Stdout", l.data.stdout_url}, {"Stderr", l.data.stderr_url}}}});
+  json stats = json::array();
+  for (const auto& s : c.stats)
+    stats.push_back(json{{"Type", s.type}, {"Endpoint", s.endpoint}});
+  json j{{"Name", c.name},
+         {"RootFS", c.root_fs},
+         {"Env", c.env},
+         {"WorkingDir", c.working_dir},
+         {"Network", {{"Namespace", c.network.ns}}},
+         {"Mounts", std::move(mounts)},
+         {"Entrypoint", c.entrypoint},
+         {"Interactive", c.interactive},
+         {"CPU", c.cpu},
+         {"Memory", c.memory},
+         {"Logs", std::move(logs)},
+         {"Stats", std::move(stats)},
+         {"Elevated", c.elevated},
+         {"CreatedAt", time_to_json(c.created_at)},
+         {"RootFsPropagation", c.root_fs_propagation},
+         {"ShutdownTimeout", c.shutdown_timeout}};
+  if (c.has_state) {
+    const auto& s = c.state;
+    j["State"] = json{{"Status", s.status},
+                      {"Pid", s.pid},
+                      {"ExitCode", s.exit_code},
+                      {"ExitedAt", time_to_json(s.exited_at)},
+                      {"OomKilled", s.oom_killed},
+                      {"StopRequested", s.stop_requested}};
+  }
+  return dump(j);
+}
+
+result<container> request_from_json(std::string_view text) {
+  using out_t = result<container>;
+  json j = json::parse(text.begin(), text.end(), nullptr, false);
+  if (j.is_discarded())
+    return out_t::failure("stored request is not valid JSON");
+  try {
+    object_in(j, "the stored request");
+    container c;
+    read(j, "Name", c.name);
+    read(j, "RootFS", c.root_fs);
+    c.env = strings_at(j, "Env");
+    read(j, "WorkingDir", c.working_dir);
+    if (auto it = j.find("Network"); it != j.end() && !it->is_null())
+      read(object_in(*it, "Network"), "Namespace", c.network.ns);
+    if (auto* arr = array_at(j, "Mounts"))
+      for (const auto& x : *arr) {
+        mount_info m;
+        read(object_in(x, "Mounts[]"), "Source", m.source);
+        read(x, "Target", m.target);
+        read(x, "Type", m.type);
+        m.options = strings_at(x, "Options");
+        c.mounts.push_back(std::move(m));
+      }
+    read(j, "Entrypoint", c.entrypoint);
+    read(j, "Interactive", c.interactive);
+    read(j, "CPU", c.cpu);
+    read(j, "Memory", c.memory);
+    if (auto* arr = array_at(j, "Logs"))
+      for (const auto& x : *arr) {
+        log_sink l;
+        read(object_in(x, "Logs[]"), "Type", l.type);
+        if (auto it = x.find("Data"); it != x.end() && !it->is_null()) {
+          read(object_in(*it, "Logs[].Data"), "Stdout", l.data.stdout_url);
+          read(*it, "Stderr", l.data.stderr_url);
+        }
+        c.logs.push_back(std::move(l));
+      }
+    if (auto* arr = array_at(j, "Stats"))
+      for (const auto& x : *arr) {
+        stats_sink s;
+        read(object_in(x, "Stats[]"), "Type", s.type);
+        read(x, "Endpoint", s.endpoint);
+        c.stats.push_back(std::move(s));
+      }
+    read(j, "Elevated", c.elevated);
+    if (auto it = j.find("CreatedAt"); it != j.end() && !it->is_null())
+      c.created_at = time_from_json(object_in(*it, "CreatedAt"));
+    read(j, "RootFsPropagation", c.root_fs_propagation);
+    read(j, "ShutdownTimeout", c.shutdown_timeout);
+    if (auto it = j.find("State"); it != j.end() && !it->is_null()) {
+      const auto& s = object_in(*it, "State");
+      c.has_state = true;
+      read(s, "Status", c.state.status);
+      read(s, "Pid", c.state.pid);
+      read(s, "ExitCode", c.state.exit_code);
+      if (auto t = s.find("ExitedAt"); t != s.end() && !t->is_null())
+        c.state.exited_at = time_from_json(object_in(*t, "State.ExitedAt"));
+      read(s, "OomKilled", c.state.oom_killed);
+      read(s, "StopRequested", c.state.stop_requested);
+    }
+    return c;
+  } catch (const std::exception& e) {
+    return out_t::failure(std::string{"stored request is malformed: "} + e.what());
+  }
+}
+
+result<container> request_from_spec(const json& spec) {
+  using out_t = result<container>;
+  auto annotations = spec.find("annotations");
+  if (annotations == spec.end() || !annotations->is_object())
+    return out_t::failure("the spec has no annotations");
+  auto it = annotations->find(std::string{annotation_request});
+  if (it == annotations->end() || !it->is_string())
+    return out_t::failure("the spec has no " + std::string{annotation_request} + " annotation");
+  return request_from_json(it->get_ref<const std::string&>());
+}
+
+result<json> exec_process(const json& spec, const std::vector<std::string>& args) {
+  using out_t = result<json>;
+  if (args.empty())
+    return out_t::failure("exec needs at least one argument");
+  auto it = spec.find("process");
+  if (it == spec.end() || !it->is_object())
+    return out_t::failure("the container's spec has no process");
+  const auto& proc = *it;
+  json out = json::object();
+  // Copy exactly the settings that make an exec behave like the container's own process.
+  for (const char* key : {"user", "env", "cwd", "capabilities", "rlimits", "noNewPrivileges",
+                          "apparmorProfile", "selinuxLabel", "oomScoreAdj"})
+    if (auto k = proc.find(key); k != proc.end())
+      out[key] = *k;
+  if (!out.contains("cwd"))
+    out["cwd"] = "/";
+  if (!out.contains("user"))
+    out["user"] = json{{"uid", 0}, {"gid", 0}};
+  out["args"] = args;
+  out["terminal"] = false;
+  return out;
+}
+
+result<json> exec_process_from_text(std::string_view spec_json,
+                                    const std::vector<std::string>& args) {
+  json spec = json::parse(spec_json.begin(), spec_json.end(), nullptr, false);
+  if (spec.is_discarded() || !spec.is_object())
+    return result<json>::failure("the container's spec is not a JSON object");
+  return exec_process(spec, args);
+}
+
+} // namespace contd::oci
