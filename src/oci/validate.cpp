@@ -21,7 +21,7 @@ std::string invalid(std::string_view field, std::string_view value, std::string_
   std::string out = "invalid ";
   out += field;
   out += ' ';
-  out += quoted(value);
+  out += oci::quoted(value); // qualified: std::quoted is found by ADL
   out += ": ";
   out += why;
   return out;
