@@ -1,0 +1,166 @@
+#include "actors/container_module.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "src/log/log.hpp"
+#include "src/oci/validate.hpp"
+
+namespace contd {
+
+namespace {
+
+/// The tenant of `ns`, spawned on first use. Nothing is spawned for an invalid name.
+caf::expected<tenant_actor> tenant_of(container_module_pointer self, const std::string& ns) {
+  if (auto err = oci::check_identifier("namespace", ns))
+    return make_error(errc::invalid_argument, *err);
+  auto& st = self->state;
+  auto it = st.tenants.find(ns);
+  if (it != st.tenants.end())
+    return it->second;
+  auto t = self->spawn<caf::linked>(tenant, ns, st.config, module_actor{self}, st.client,
+                                    st.builder);
+  st.tenants.emplace(ns, t);
+  st.tenants_spawned++;
+  return t;
+}
+
+/// List("") : the union over every namespace, as the interface comment promises.
+caf::result<std::vector<std::string>> list_all(container_module_pointer self) {
+  auto rp = self->make_response_promise<std::vector<std::string>>();
+  auto timeout = self->state.config.call_timeout;
+  self->request(self->state.client, timeout, atom::ns_list_v)
+    .then(
+      [self, rp, timeout](std::vector<std::string>& names) mutable {
+        if (names.empty()) {
+          rp.deliver(std::vector<std::string>{});
+          return;
+        }
+        struct gather {
+          size_t pending;
+          std::set<std::string> ids;
+          bool failed = false;
+        };
+        auto g = std::make_shared<gather>(gather{names.size(), {}});
+        for (const auto& ns : names) {
+          self
+            ->request(self->state.client, timeout, atom::ctr_list_v, ns,
+                      std::vector<std::string>{})
+            .then(
+              [g, rp](std::vector<container_record>& recs) mutable {
+                for (auto& r : recs)
+                  g->ids.insert(r.id);
+                if (--g->pending == 0 && !g->failed)
+                  rp.deliver(std::vector<std::string>(g->ids.begin(), g->ids.end()));
+              },
+              [g, rp](caf::error& err) mutable {
+                if (!g->failed) {
+                  g->failed = true;
+                  rp.deliver(err);
+                }
+                --g->pending;
+              });
+        }
+      },
+      [rp](caf::error& err) mutable { rp.deliver(err); });
+  return rp;
+}
+
+} // namespace
+
+module_actor::behavior_type container_module(container_module_pointer self, tenant_config config,
+                                             containerd_client_actor client,
+                                             spec_builder_actor builder) {
+  auto& st = self->state;
+  st.config = std::move(config);
+  st.client = std::move(client);
+  st.builder = std::move(builder);
+  // OOM events mark containers (a label, so Inspect reports it after a restart of contd too).
+  self->send(st.client, atom::subscribe_v, event_sink_actor{self},
+             std::vector<std::string>{R"(topic=="/tasks/oom")"});
+  // A tenant that stops is forgotten (links deliver its exit; only an error takes us down).
+  self->set_exit_handler([self](const caf::exit_msg& msg) {
+    auto& tenants = self->state.tenants;
+    for (auto it = tenants.begin(); it != tenants.end(); ++it)
+      if (it->second.address() == msg.source) {
+        tenants.erase(it);
+        break;
+      }
+    if (msg.reason && msg.reason != caf::exit_reason::normal
+        && msg.reason != caf::exit_reason::unreachable)
+      spdlog::warn("container module: a tenant stopped: {}", caf::to_string(msg.reason));
+    if (msg.source == self->state.client.address() || msg.source == self->state.builder.address())
+      self->quit(msg.reason);
+  });
+  return {
+    [self](atom::run, const std::string& ns, container& c) -> caf::result<std::string> {
+      auto t = tenant_of(self, ns);
+      if (!t)
+        return t.error();
+      return self->delegate(*t, atom::run_v, ns, std::move(c));
+    },
+    [self](atom::inspect, const std::string& ns, const std::string& id)
+      -> caf::result<container> {
+      auto t = tenant_of(self, ns);
+      if (!t)
+        return t.error();
+      return self->delegate(*t, atom::inspect_v, ns, id);
+    },
+    [self](atom::delete_, const std::string& ns, const std::string& id) -> caf::result<void> {
+      auto t = tenant_of(self, ns);
+      if (!t)
+        return t.error();
+      return self->delegate(*t, atom::delete_v, ns, id);
+    },
+    [self](atom::sig_delete, const std::string& ns, const std::string& id)
+      -> caf::result<void> {
+      auto t = tenant_of(self, ns);
+      if (!t)
+        return t.error();
+      return self->delegate(*t, atom::sig_delete_v, ns, id);
+    },
+    [self](atom::exec, const std::string& ns, const std::string& id, caf::timespan timeout,
+           std::vector<std::string>& args) -> caf::result<void> {
+      auto t = tenant_of(self, ns);
+      if (!t)
+        return t.error();
+      return self->delegate(*t, atom::exec_v, ns, id, timeout, std::move(args));
+    },
+    [self](atom::logs, const std::string& ns, const std::string& id)
+      -> caf::result<std::string> {
+      auto t = tenant_of(self, ns);
+      if (!t)
+        return t.error();
+      return self->delegate(*t, atom::logs_v, ns, id);
+    },
+    [self](atom::list, const std::string& ns) -> caf::result<std::vector<std::string>> {
+      if (ns.empty())
+        return list_all(self);
+      auto t = tenant_of(self, ns);
+      if (!t)
+        return t.error();
+      return self->delegate(*t, atom::list_v, ns);
+    },
+    [self](atom::list_ns) -> caf::result<std::vector<std::string>> {
+      return self->delegate(self->state.client, atom::ns_list_v);
+    },
+    [self](atom::idle, const std::string& ns, tenant_actor t) {
+      auto& tenants = self->state.tenants;
+      auto it = tenants.find(ns);
+      if (it == tenants.end() || it->second != t)
+        return;
+      // Calls already sent to the tenant arrive before `done`: it finishes them, then quits.
+      tenants.erase(it);
+      self->send(t, atom::done_v);
+    },
+    [self](atom::event, task_event& ev) {
+      auto t = tenant_of(self, ev.ns);
+      if (t)
+        self->send(*t, atom::event_v, std::move(ev));
+    },
+  };
+}
+
+} // namespace contd

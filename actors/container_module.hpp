@@ -1,0 +1,31 @@
+// The container module: the actor behind zbus. It validates the namespace, routes each call to the
+// tenant of that namespace (spawned on first use, retired when idle), answers ListNS and List("")
+// across namespaces itself, and routes containerd events to tenants.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "actors/tenant.hpp"
+#include "messages/messages.hpp"
+
+namespace contd {
+
+struct container_module_state {
+  static inline const char* name = "contd.container_module";
+  tenant_config config;
+  containerd_client_actor client;
+  spec_builder_actor builder;
+  std::map<std::string, tenant_actor> tenants;
+  uint64_t tenants_spawned = 0;
+};
+
+using container_module_pointer = module_actor::stateful_pointer<container_module_state>;
+
+/// The module over the given adapter and spec builder (real ones, or fakes in tests). Tenants are
+/// linked to the module: when it stops, they stop.
+module_actor::behavior_type container_module(container_module_pointer self, tenant_config config,
+                                             containerd_client_actor client,
+                                             spec_builder_actor builder);
+
+} // namespace contd

@@ -1,0 +1,434 @@
+// The container module and its tenants under the deterministic scheduler, over a fake containerd
+// adapter that behaves like containerd (tests/fakes/fake_containerd.hpp).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "actors/container_module.hpp"
+#include "src/oci/spec.hpp"
+#include "src/oci/validate.hpp"
+#include "tests/deterministic_fixture.hpp"
+#include "tests/fakes/fake_containerd.hpp"
+
+using namespace contd;
+using namespace contd::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// The pure spec function without the filesystem checks: an empty RootFS is the one validation
+/// error these tests need.
+spec_builder_actor::behavior_type fake_builder() {
+  return {
+    [](atom::build, const std::string& ns, const container& c) -> caf::result<std::string> {
+      if (c.root_fs.empty())
+        return make_error(errc::invalid_argument, "RootFS: must not be empty");
+      oci::node_facts node;
+      node.cpu_count = 8;
+      node.memory_bytes = uint64_t{16} << 30;
+      auto spec = oci::build_spec(ns, c, node, oci::spec_defaults{});
+      if (!spec)
+        return make_error(errc::invalid_argument, spec.error());
+      return spec->dump();
+    },
+  };
+}
+
+container make_container(const std::string& name) {
+  container c;
+  c.name = name;
+  c.root_fs = "/mnt/" + name;
+  c.network.ns = "netns1";
+  c.entrypoint = "/bin/sleep 1000";
+  c.env = {"A=1"};
+  return c;
+}
+
+struct fixture : deterministic_fixture<> {
+  std::string logs_dir;
+  fake_containerd_actor ctrd;
+  spec_builder_actor builder;
+  module_actor module;
+
+  fixture() {
+    char tmpl[] = "/tmp/contd-module-test.XXXXXX";
+    logs_dir = mkdtemp(tmpl);
+    ctrd = sys.spawn(fake_containerd);
+    builder = sys.spawn(fake_builder);
+    tenant_config cfg;
+    cfg.log_dir = logs_dir;
+    cfg.call_timeout = 10s;
+    cfg.default_grace = 3s;
+    cfg.kill_bound = 5s;
+    cfg.idle_timeout = 60s;
+    module = sys.spawn(container_module, cfg, containerd_client_actor{ctrd}, builder);
+    run();
+  }
+
+  ~fixture() override {
+    self->send_exit(module, caf::exit_reason::user_shutdown);
+    self->send_exit(ctrd, caf::exit_reason::user_shutdown);
+    self->send_exit(builder, caf::exit_reason::user_shutdown);
+    run();
+    std::error_code ec;
+    std::filesystem::remove_all(logs_dir, ec);
+  }
+
+  fake_containerd_state& fake() {
+    return caf::actor_cast<fake_containerd_pointer>(ctrd)->state;
+  }
+  container_module_state& mod() {
+    return caf::actor_cast<container_module_pointer>(module)->state;
+  }
+  std::vector<std::string> calls_for(const std::string& id) {
+    std::vector<std::string> out;
+    for (auto& c : fake().calls)
+      if (c.find(" " + id) != std::string::npos)
+        out.push_back(c.substr(0, c.find(' ')));
+    return out;
+  }
+  bool has_container(const std::string& ns, const std::string& id) {
+    return fake().containers.count({ns, id}) > 0;
+  }
+  bool has_task(const std::string& ns, const std::string& id) {
+    return fake().tasks.count({ns, id}) > 0;
+  }
+
+  caf::expected<std::string> run_container(const std::string& ns, const container& c) {
+    return request<std::string>(module, atom::run_v, ns, c);
+  }
+};
+
+/// Receives the reply of an earlier self->request through its handle, if a reply is waiting
+/// (never blocks on an empty mailbox).
+template <class T, class Handle>
+std::optional<caf::expected<T>> take_reply(caf::scoped_actor& self, Handle& rh) {
+  if (self->peek_at_next_mailbox_element() == nullptr)
+    return std::nullopt;
+  caf::expected<T> out{caf::sec::unexpected_response};
+  rh.receive([&](T& x) { out = std::move(x); }, [&](caf::error& e) { out = std::move(e); });
+  return out;
+}
+
+template <class Handle>
+std::optional<caf::error> take_void_reply(caf::scoped_actor& self, Handle& rh) {
+  if (self->peek_at_next_mailbox_element() == nullptr)
+    return std::nullopt;
+  caf::error out;
+  rh.receive([&]() {}, [&](caf::error& e) { out = std::move(e); });
+  return out;
+}
+
+} // namespace
+
+TEST_CASE_METHOD(fixture, "Run creates namespace, container and a started task with a file log",
+                 "[module]") {
+  auto id = run_container("ns1", make_container("c1"));
+  REQUIRE(id);
+  CHECK(*id == "c1");
+  CHECK(has_container("ns1", "c1"));
+  REQUIRE(has_task("ns1", "c1"));
+  CHECK(fake().tasks[{"ns1", "c1"}].status == "running");
+  CHECK(calls_for("c1")
+        == std::vector<std::string>{"ctr_get", "ctr_create", "tsk_create", "tsk_start"});
+  CHECK(fake().calls.front() == "ctr_get c1"); // nothing touched before validation passed
+  // stdout and stderr go to <logs>/<ns>/<id>.log through file://
+  auto it = std::find_if(fake().calls.begin(), fake().calls.end(),
+                         [](auto& c) { return c.rfind("tsk_create", 0) == 0; });
+  CHECK(*it == "tsk_create c1 file://" + logs_dir + "/ns1/c1.log");
+  CHECK(fake().containers[{"ns1", "c1"}].labels.at(label_managed) == "true");
+}
+
+TEST_CASE_METHOD(fixture, "Inspect returns the request exactly as asked plus the live state",
+                 "[module]") {
+  auto c = make_container("c1");
+  c.interactive = false;
+  c.cpu = 2;
+  c.memory = 64 << 20;
+  c.shutdown_timeout = 5'000'000'000;
+  c.mounts = {mount_info{"/data", "/data", "bind", {"rbind", "ro"}}};
+  REQUIRE(run_container("ns1", c));
+  auto got = request<container>(module, atom::inspect_v, std::string{"ns1"}, std::string{"c1"});
+  REQUIRE(got);
+  CHECK(got->name == "c1");
+  CHECK(got->root_fs == c.root_fs);
+  CHECK(got->env == c.env);
+  CHECK(got->entrypoint == c.entrypoint);
+  CHECK(got->mounts == c.mounts);
+  CHECK(got->cpu == 2);
+  CHECK(got->memory == uint64_t{64} << 20);
+  CHECK(got->shutdown_timeout == 5'000'000'000);
+  CHECK_FALSE(got->created_at.is_zero());
+  REQUIRE(got->has_state);
+  CHECK(got->state.status == "running");
+  CHECK(got->state.pid > 0);
+}
+
+TEST_CASE_METHOD(fixture, "Inspect of a missing container carries containerd's not-found text",
+                 "[module]") {
+  auto got = request<container>(module, atom::inspect_v, std::string{"ns1"}, std::string{"nope"});
+  REQUIRE_FALSE(got);
+  CHECK(got.error() == errc::not_found);
+  CHECK(error_text(got.error()) == R"(container "nope" in namespace "ns1": not found)");
+}
+
+TEST_CASE_METHOD(fixture, "bad input is refused before any side effect", "[module]") {
+  SECTION("invalid namespace: no tenant is spawned") {
+    auto r = run_container("bad/ns", make_container("c1"));
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::invalid_argument);
+    CHECK(error_text(r.error()).find("namespace") != std::string::npos);
+    CHECK(mod().tenants.empty());
+  }
+  SECTION("invalid name") {
+    auto r = run_container("ns1", make_container("../etc"));
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::invalid_argument);
+  }
+  SECTION("a validation error of the spec builder") {
+    auto c = make_container("c1");
+    c.root_fs.clear();
+    auto r = run_container("ns1", c);
+    REQUIRE_FALSE(r);
+    CHECK(error_text(r.error()) == "RootFS: must not be empty");
+  }
+  CHECK(fake().calls.empty());
+  CHECK(fake().namespaces.empty());
+}
+
+TEST_CASE_METHOD(fixture, "Run is rolled back at each failing step and leaves nothing behind",
+                 "[module]") {
+  for (auto step : {"ctr_create", "tsk_create", "tsk_start"}) {
+    INFO(step);
+    fake().failures[std::string{step} + " c1"] = make_error(errc::internal, "injected");
+    auto r = run_container("ns1", make_container("c1"));
+    REQUIRE_FALSE(r);
+    CHECK(error_text(r.error()) == "injected");
+    CHECK_FALSE(has_container("ns1", "c1"));
+    CHECK_FALSE(has_task("ns1", "c1"));
+    fake().failures.clear();
+    // ... and a retry then succeeds.
+    auto again = run_container("ns1", make_container("c1"));
+    REQUIRE(again);
+    REQUIRE(request_void(module, atom::delete_v, std::string{"ns1"}, std::string{"c1"}) == caf::error{});
+  }
+}
+
+TEST_CASE_METHOD(fixture, "Run is idempotent for the same request and refuses a different one",
+                 "[module]") {
+  REQUIRE(run_container("ns1", make_container("c1")));
+  auto again = run_container("ns1", make_container("c1"));
+  REQUIRE(again);
+  CHECK(*again == "c1");
+  auto other = make_container("c1");
+  other.entrypoint = "/bin/other";
+  auto conflict = run_container("ns1", other);
+  REQUIRE_FALSE(conflict);
+  CHECK(conflict.error() == errc::already_exists);
+  CHECK(error_text(conflict.error()) == R"(container "c1": already exists)");
+  CHECK(std::count(fake().calls.begin(), fake().calls.end(), "ctr_create c1") == 1);
+}
+
+TEST_CASE_METHOD(fixture, "Delete stops gracefully and removes task, container and log",
+                 "[module]") {
+  REQUIRE(run_container("ns1", make_container("c1")));
+  std::filesystem::create_directories(logs_dir + "/ns1");
+  std::ofstream(logs_dir + "/ns1/c1.log") << "hello\n";
+  auto err = request_void(module, atom::delete_v, std::string{"ns1"}, std::string{"c1"});
+  CHECK_FALSE(err);
+  CHECK_FALSE(has_container("ns1", "c1"));
+  CHECK_FALSE(has_task("ns1", "c1"));
+  CHECK_FALSE(std::filesystem::exists(logs_dir + "/ns1/c1.log"));
+  auto seq = calls_for("c1");
+  // wait is armed before SIGTERM; no SIGKILL was needed
+  auto wait_at = std::find(seq.begin(), seq.end(), "tsk_wait");
+  auto kill_at = std::find(seq.begin(), seq.end(), "tsk_kill");
+  CHECK(wait_at < kill_at);
+  CHECK(std::count(fake().calls.begin(), fake().calls.end(), "tsk_kill c1 15") == 1);
+  CHECK(std::count(fake().calls.begin(), fake().calls.end(), "tsk_kill c1 9 all") == 0);
+}
+
+TEST_CASE_METHOD(fixture, "Delete and SignalDelete of a missing container succeed", "[module]") {
+  CHECK_FALSE(request_void(module, atom::delete_v, std::string{"ns1"}, std::string{"ghost"}));
+  CHECK_FALSE(request_void(module, atom::sig_delete_v, std::string{"ns1"}, std::string{"ghost"}));
+}
+
+TEST_CASE_METHOD(fixture, "SignalDelete marks the container and sends SIGTERM without waiting",
+                 "[module]") {
+  fake().ignores_sigterm.insert("c1");
+  REQUIRE(run_container("ns1", make_container("c1")));
+  CHECK_FALSE(request_void(module, atom::sig_delete_v, std::string{"ns1"}, std::string{"c1"}));
+  CHECK(fake().containers[{"ns1", "c1"}].labels.at(label_stop_requested) == "true");
+  CHECK(std::count(fake().calls.begin(), fake().calls.end(), "tsk_kill c1 15") == 1);
+  CHECK(fake().tasks[{"ns1", "c1"}].status == "running"); // it ignored SIGTERM; nobody waited
+  auto got = request<container>(module, atom::inspect_v, std::string{"ns1"}, std::string{"c1"});
+  REQUIRE(got);
+  CHECK(got->state.stop_requested);
+}
+
+TEST_CASE_METHOD(fixture, "a Delete whose SIGTERM is ignored holds only its own container",
+                 "[module][isolation]") {
+  fake().ignores_sigterm.insert("slow");
+  REQUIRE(run_container("ns1", make_container("slow")));
+  REQUIRE(run_container("ns1", make_container("other")));
+  REQUIRE(run_container("ns2", make_container("far")));
+
+  // Delete "slow": its SIGTERM is ignored, so it waits out the 3 s grace on the clock.
+  auto del_rh =
+    self->request(module, caf::infinite, atom::delete_v, std::string{"ns1"}, std::string{"slow"});
+  run();
+  CHECK(self->peek_at_next_mailbox_element() == nullptr);
+
+  // Meanwhile: another container of the same tenant, and another tenant, are served at once.
+  auto r1 = request<container>(module, atom::inspect_v, std::string{"ns1"}, std::string{"other"});
+  REQUIRE(r1);
+  CHECK(r1->state.status == "running");
+  auto r2 = request<container>(module, atom::inspect_v, std::string{"ns2"}, std::string{"far"});
+  REQUIRE(r2);
+  REQUIRE(run_container("ns1", make_container("fresh")));
+  CHECK_FALSE(request_void(module, atom::delete_v, std::string{"ns2"}, std::string{"far"}));
+
+  // Operations on "slow" itself queue behind the Delete (never overlap, never reorder).
+  auto insp_rh =
+    self->request(module, caf::infinite, atom::inspect_v, std::string{"ns1"}, std::string{"slow"});
+  run();
+  CHECK(self->peek_at_next_mailbox_element() == nullptr);
+
+  // The grace period passes: SIGKILL to all, then the Delete completes, then the Inspect.
+  sched.advance_time(3s);
+  run();
+  auto del = take_void_reply(self, del_rh);
+  REQUIRE(del);
+  CHECK_FALSE(*del);
+  auto insp = take_reply<container>(self, insp_rh);
+  REQUIRE(insp);
+  REQUIRE_FALSE(*insp);
+  CHECK(insp->error() == errc::not_found);
+  CHECK(std::count(fake().calls.begin(), fake().calls.end(), "tsk_kill slow 9 all") == 1);
+  CHECK_FALSE(has_container("ns1", "slow"));
+}
+
+TEST_CASE_METHOD(fixture, "a task that survives SIGKILL is reported stuck and kept intact",
+                 "[module]") {
+  fake().ignores_sigterm.insert("zombie");
+  fake().unkillable.insert("zombie");
+  REQUIRE(run_container("ns1", make_container("zombie")));
+  auto rh = self->request(module, caf::infinite, atom::delete_v, std::string{"ns1"},
+                          std::string{"zombie"});
+  run();
+  sched.advance_time(3s); // grace
+  run();
+  CHECK(self->peek_at_next_mailbox_element() == nullptr);
+  sched.advance_time(5s); // kill bound
+  run();
+  auto del = take_void_reply(self, rh);
+  REQUIRE(del);
+  REQUIRE(*del);
+  CHECK(*del == errc::stuck);
+  CHECK(error_text(*del).find("still running after SIGKILL") != std::string::npos);
+  CHECK(has_container("ns1", "zombie"));
+  CHECK(has_task("ns1", "zombie"));
+}
+
+TEST_CASE_METHOD(fixture, "Run then Delete of one id never reorder", "[module][ordering]") {
+  auto a = self->request(module, caf::infinite, atom::run_v, std::string{"ns1"},
+                         make_container("c1"));
+  auto b = self->request(module, caf::infinite, atom::delete_v, std::string{"ns1"},
+                         std::string{"c1"});
+  auto c = self->request(module, caf::infinite, atom::run_v, std::string{"ns1"},
+                         make_container("c1"));
+  run();
+  auto ra = take_reply<std::string>(self, a);
+  REQUIRE(ra);
+  CHECK(*ra);
+  auto rb = take_void_reply(self, b);
+  REQUIRE(rb);
+  CHECK_FALSE(*rb);
+  auto rc = take_reply<std::string>(self, c);
+  REQUIRE(rc);
+  CHECK(*rc);
+  auto seq = calls_for("c1");
+  auto first_create = std::find(seq.begin(), seq.end(), "tsk_start");
+  auto del = std::find(seq.begin(), seq.end(), "ctr_delete");
+  auto second_create = std::find(del, seq.end(), "ctr_create");
+  CHECK(first_create < del);
+  CHECK(second_create != seq.end());
+  CHECK(has_container("ns1", "c1")); // the last Run won, as sent
+}
+
+TEST_CASE_METHOD(fixture, "Exec runs in the container with its env and reports exit codes",
+                 "[module]") {
+  REQUIRE(run_container("ns1", make_container("c1")));
+  CHECK_FALSE(request_void(module, atom::exec_v, std::string{"ns1"}, std::string{"c1"},
+                           caf::timespan{2s}, std::vector<std::string>{"/bin/true"}));
+  fake().exec_results["/bin/false"] = exec_result{3, "oops on stderr\n", false};
+  auto err = request_void(module, atom::exec_v, std::string{"ns1"}, std::string{"c1"},
+                          caf::timespan{2s}, std::vector<std::string>{"/bin/false"});
+  REQUIRE(err);
+  CHECK(error_text(err) == "non-zero exit code: 3\noops on stderr\n");
+  auto hang = request_void(module, atom::exec_v, std::string{"ns1"}, std::string{"c1"},
+                           caf::timespan{1s}, std::vector<std::string>{"/bin/hang"});
+  CHECK(error_text(hang) == "execution timed out");
+  auto missing = request_void(module, atom::exec_v, std::string{"ns1"}, std::string{"ghost"},
+                              caf::timespan{1s}, std::vector<std::string>{"/bin/true"});
+  CHECK(error_text(missing)
+        == R"(couldn't load container: container "ghost" in namespace "ns1": not found)");
+  auto empty = request_void(module, atom::exec_v, std::string{"ns1"}, std::string{"c1"},
+                            caf::timespan{1s}, std::vector<std::string>{});
+  CHECK(empty == errc::invalid_argument);
+}
+
+TEST_CASE_METHOD(fixture, "Logs returns the last lines of the container's log", "[module]") {
+  REQUIRE(run_container("ns1", make_container("c1")));
+  std::filesystem::create_directories(logs_dir + "/ns1");
+  {
+    std::ofstream out(logs_dir + "/ns1/c1.log");
+    for (int i = 1; i <= 150; ++i)
+      out << "line " << i << "\n";
+  }
+  auto text = request<std::string>(module, atom::logs_v, std::string{"ns1"}, std::string{"c1"});
+  REQUIRE(text);
+  CHECK(text->rfind("line 51\n", 0) == 0);
+  CHECK(std::count(text->begin(), text->end(), '\n') == 100);
+  auto none = request<std::string>(module, atom::logs_v, std::string{"ns1"}, std::string{"ghost"});
+  REQUIRE_FALSE(none);
+  CHECK(error_text(none.error()).find("not found") != std::string::npos);
+  auto escape = request<std::string>(module, atom::logs_v, std::string{"ns1"},
+                                     std::string{"../../etc/passwd"});
+  REQUIRE_FALSE(escape);
+  CHECK(escape.error() == errc::invalid_argument);
+}
+
+TEST_CASE_METHOD(fixture, "List gives ids per namespace, the union for \"\", and [] when empty",
+                 "[module]") {
+  REQUIRE(run_container("ns1", make_container("a")));
+  REQUIRE(run_container("ns1", make_container("b")));
+  REQUIRE(run_container("ns2", make_container("c")));
+  auto l1 = request<std::vector<std::string>>(module, atom::list_v, std::string{"ns1"});
+  REQUIRE(l1);
+  CHECK(*l1 == std::vector<std::string>{"a", "b"});
+  auto all = request<std::vector<std::string>>(module, atom::list_v, std::string{});
+  REQUIRE(all);
+  CHECK(*all == std::vector<std::string>{"a", "b", "c"});
+  auto none = request<std::vector<std::string>>(module, atom::list_v, std::string{"ns3"});
+  REQUIRE(none);
+  CHECK(none->empty());
+  auto names = request<std::vector<std::string>>(module, atom::list_ns_v);
+  REQUIRE(names);
+  CHECK(*names == std::vector<std::string>{"ns1", "ns2"});
+}
+
+TEST_CASE_METHOD(fixture, "an idle tenant is retired and a later call spawns a new one",
+                 "[module]") {
+  REQUIRE(run_container("ns1", make_container("a")));
+  CHECK(mod().tenants.size() == 1);
+  sched.advance_time(60s);
+  run();
+  CHECK(mod().tenants.empty());
+  auto l = request<std::vector<std::string>>(module, atom::list_v, std::string{"ns1"});
+  REQUIRE(l);
+  CHECK(*l == std::vector<std::string>{"a"});
+  CHECK(mod().tenants_spawned == 2);
+}
