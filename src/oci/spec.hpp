@@ -1,5 +1,6 @@
-// Container → OCI runtime spec, as a pure function: no I/O, no clock, no randomness. The result is
-// what contd stores in containerd (Containers.Create spec), so it is also what Inspect reads back.
+// Container → OCI runtime spec, as a pure function: no I/O, no clock, no randomness. The result
+// is what contd stores in containerd (Containers.Create spec), so it is also what Inspect reads
+// back.
 //
 // The base is containerd 1.6's default Unix spec (containerd.md §7.1 minus ctr's additions), with
 // the original contd's options applied in its order (zos-contd.md §4.1) plus contd's deliberate
@@ -67,7 +68,8 @@ result<container> request_from_spec(const nlohmann::json& spec);
 /// env, cwd, capabilities, rlimits and noNewPrivileges, with `args` and no terminal. So an exec
 /// sees the same PATH and privileges as the container's own process (the original's exec got
 /// neither env nor capabilities).
-result<nlohmann::json> exec_process(const nlohmann::json& spec, const std::vector<std::string>& args);
+result<nlohmann::json> exec_process(const nlohmann::json& spec,
+                                    const std::vector<std::string>& args);
 /// The same from the spec as stored in containerd (JSON text).
 result<nlohmann::json> exec_process_from_text(std::string_view spec_json,
                                               const std::vector<std::string>& args);

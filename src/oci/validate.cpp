@@ -466,22 +466,18 @@ std::optional<std::string> check_identifier(std::string_view field, std::string_
     return invalid(field, value,
                    "longer than the maximum of " + std::to_string(identifier_max)
                      + " characters");
-  // Alphanumeric runs separated by exactly one of . _ -, starting and ending alphanumeric.
-  bool after_separator = true;
+  // Alphanumeric runs separated by exactly one of . _ -, starting and ending alphanumeric: a
+  // separator is allowed only right after an alphanumeric, and the last character must be one.
+  bool after_alnum = false;
   for (char ch : value) {
-    if (is_alnum(ch)) {
-      after_separator = false;
-    } else if ((ch == '.' || ch == '_' || ch == '-') && !after_separator) {
-      after_separator = true;
-    } else {
-      after_separator = true;
-      break;
-    }
+    if (is_alnum(ch))
+      after_alnum = true;
+    else if ((ch == '.' || ch == '_' || ch == '-') && after_alnum)
+      after_alnum = false;
+    else
+      return invalid(field, value, "must match " + std::string{identifier_pattern});
   }
-  bool ok = !after_separator;
-  // The loop above stops at the first bad character with after_separator set, so `ok` is false
-  // for bad characters, leading or doubled separators and a trailing separator alike.
-  if (!ok)
+  if (!after_alnum)
     return invalid(field, value, "must match " + std::string{identifier_pattern});
   return std::nullopt;
 }
