@@ -76,6 +76,7 @@ constexpr int64_t fuse_major = 10;
 constexpr int64_t fuse_minor = 229;
 
 constexpr int64_t cpu_period = 100000;
+constexpr size_t host_name_max = 64;
 
 bool has_path(const std::vector<std::string>& env) {
   for (const auto& entry : env)
@@ -174,7 +175,9 @@ result<json> build_spec(const std::string& ns, const container& request, const n
   if (!c.working_dir.empty())
     process["cwd"] = c.working_dir;
   spec["root"]["path"] = c.root_fs;
-  spec["hostname"] = c.name;
+  // The kernel refuses host names longer than HOST_NAME_MAX (64) while containerd ids may have
+  // 76 characters; runc would fail at task creation, so the host name is the name's prefix.
+  spec["hostname"] = c.name.substr(0, host_name_max);
 
   auto& mounts = spec["mounts"];
   mounts.push_back(json{{"destination", "/etc/resolv.conf"},

@@ -234,6 +234,14 @@ TEST_CASE("the builder's defaults and edge cases", "[oci][spec]") {
     REQUIRE_FALSE(spec.ok());
     CHECK(spec.error() == "invalid Memory 18446744073709551615: too large");
   }
+  SECTION("the host name is the name, cut to the kernel's 64 characters") {
+    c.name = std::string(64, 'h');
+    CHECK(build_ok("ns1", c)["hostname"] == c.name);
+    c.name = std::string(70, 'h') + "-tail";
+    auto spec = build_ok("ns1", c);
+    CHECK(spec["hostname"] == std::string(64, 'h'));
+    CHECK(spec["linux"]["cgroupsPath"] == "/ns1/" + c.name); // the id itself is not cut
+  }
   SECTION("the spec is a pure function of its inputs") {
     CHECK(build_ok("ns1", c) == build_ok("ns1", c));
   }
