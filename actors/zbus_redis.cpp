@@ -116,6 +116,10 @@ zbus_replier(zbus_replier_actor::stateful_pointer<zbus_replier_state> self,
       if (!self->state.outage)
         flush(self);
     },
+    [self](atom::drain) {
+      flush(self);
+      return static_cast<uint64_t>(self->state.queue.size());
+    },
     [self](atom::retry) {
       self->state.retry_scheduled = false;
       flush(self);

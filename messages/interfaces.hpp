@@ -54,6 +54,8 @@ using zbus_listener_actor = caf::typed_actor<
 using zbus_replier_actor = caf::typed_actor<
   // RPUSH <key> <bytes>, EXPIRE <key> 300 — queued and retried until Redis takes it
   caf::reacts_to<atom::reply, std::string, std::string>,
+  // try to push everything queued; answers how many replies are still held (Redis down)
+  caf::replies_to<atom::drain>::with<uint64_t>,
   // internal: retry the queued replies after an outage
   caf::reacts_to<atom::retry>>;
 

@@ -106,6 +106,7 @@ fake_replier(zbus_replier_actor::stateful_pointer<recorder_state> self) {
     [self](atom::reply, const std::string& key, const std::string& bytes) {
       self->state.replies.emplace_back(key, bytes);
     },
+    [](atom::drain) { return uint64_t{0}; },
     [](atom::retry) {},
   };
 }
