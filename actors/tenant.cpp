@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <cstdio>
 #include <fstream>
+#include <random>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -513,7 +515,9 @@ void exec_op(tenant_pointer self, string id, caf::timespan timeout, std::vector<
                 return;
               }
               auto& st = self->state;
-              auto exec_id = "exec-" + std::to_string(++st.exec_counter);
+              // Unique across tenant incarnations: a process left by an earlier one must not
+              // collide.
+              auto exec_id = "exec-" + st.exec_prefix + "-" + std::to_string(++st.exec_counter);
               self
                 ->request(st.client, timeout + call_timeout(self), atom::exec_run_v, ns, id,
                           exec_id, proc, timeout, st.config.exec_max_output)
@@ -603,6 +607,11 @@ tenant_actor::behavior_type tenant(tenant_pointer self, std::string ns, tenant_c
   st.module = std::move(module);
   st.client = std::move(client);
   st.builder = std::move(builder);
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx",
+                static_cast<unsigned long long>(std::random_device{}()) << 32
+                  ^ static_cast<unsigned long long>(std::random_device{}()));
+  st.exec_prefix = buf;
   maybe_idle(self);
   return {
     [self](atom::run, const std::string&, container& c) -> caf::result<std::string> {

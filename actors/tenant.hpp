@@ -55,6 +55,7 @@ struct tenant_state {
   uint64_t idle_generation = 0;
   bool retiring = false;
   uint64_t exec_counter = 0;
+  std::string exec_prefix; // random per tenant incarnation
 };
 
 using tenant_pointer = tenant_actor::stateful_pointer<tenant_state>;
