@@ -14,6 +14,8 @@ namespace contd::test {
 class redis_server {
 public:
   redis_server();
+  /// Also listens on 127.0.0.1:`tcp_port` and requires `password` (AUTH) when it is not empty.
+  redis_server(int tcp_port, std::string password);
   ~redis_server();
   redis_server(const redis_server&) = delete;
   redis_server& operator=(const redis_server&) = delete;
@@ -30,6 +32,8 @@ public:
 private:
   std::string dir_;
   std::string socket_;
+  int tcp_port_ = 0;
+  std::string password_;
   pid_t pid_ = -1;
 };
 

@@ -3,6 +3,11 @@
 // the ingress is the Go test double (tests/fakes), as in the captures.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <fstream>
 #include <iterator>
@@ -210,4 +215,30 @@ TEST_CASE("a client against a broker where nothing listens fails within its time
   CHECK_FALSE(c.call("ListNS", {}, 2s, err));
   CHECK_FALSE(err.empty());
   CHECK(std::chrono::steady_clock::now() - start < 5s);
+}
+
+TEST_CASE("a tcp:// broker with a password in the URL authenticates", "[zbus][integration]") {
+  // A free port on loopback, chosen by the kernel.
+  int port = 0;
+  {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+    socklen_t len = sizeof(a);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+    close(fd);
+  }
+  test::redis_server redis{port, "s3cret"};
+  std::string err;
+  auto good = zbus::parse_broker_url("tcp://s3cret@127.0.0.1:" + std::to_string(port), err);
+  REQUIRE(good);
+  zbus::redis_connection ok{*good};
+  CHECK(ok.connect());
+  auto bad = zbus::parse_broker_url("tcp://wrong@127.0.0.1:" + std::to_string(port), err);
+  zbus::redis_connection nope{*bad};
+  CHECK_FALSE(nope.connect());
+  CHECK(nope.error().find("AUTH") != std::string::npos);
 }
