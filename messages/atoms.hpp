@@ -69,6 +69,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(contd, caf::first_custom_type_id)
   CAF_ADD_ATOM(contd, contd::atom, tsk_delete, "tsk_delete")
   CAF_ADD_ATOM(contd, contd::atom, exec_run, "exec_run")
   CAF_ADD_ATOM(contd, contd::atom, event, "event")
+  // containerd adapter, internal (completions from gRPC threads, the re-subscribe timer)
+  CAF_ADD_ATOM(contd, contd::atom, rpc_done, "rpc_done")
+  CAF_ADD_ATOM(contd, contd::atom, sub_event, "sub_event")
+  CAF_ADD_ATOM(contd, contd::atom, sub_ended, "sub_ended")
+  CAF_ADD_ATOM(contd, contd::atom, sub_retry, "sub_retry")
 
   // spec builder, tenants
   CAF_ADD_ATOM(contd, contd::atom, idle, "idle")

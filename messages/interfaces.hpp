@@ -126,6 +126,18 @@ using containerd_client_actor = caf::typed_actor<
   // after containerd restarts
   caf::reacts_to<atom::subscribe, event_sink_actor, std::vector<std::string>>>;
 
+/// The adapter's own handle type: the public interface plus what it sends itself. Callers and
+/// fakes see only containerd_client_actor.
+using containerd_client_impl_actor = containerd_client_actor::extend<
+  // internal: unary call n finished on a gRPC thread with (gRPC status code, message)
+  caf::reacts_to<atom::rpc_done, uint64_t, int32_t, std::string>,
+  // internal: subscription n received an event
+  caf::reacts_to<atom::sub_event, uint64_t, task_event>,
+  // internal: the stream of subscription n ended with (gRPC status code, message)
+  caf::reacts_to<atom::sub_ended, uint64_t, int32_t, std::string>,
+  // internal: timer: re-open the stream of subscription n
+  caf::reacts_to<atom::sub_retry, uint64_t>>;
+
 // --- spec builder --------------------------------------------------------------------------
 
 /// Validates a container request and builds its OCI runtime spec (pure; see src/oci).

@@ -30,6 +30,9 @@ namespace contd::test {
 
 namespace {
 
+// The runc v2 shim keeps runc's state under this root, one directory per namespace.
+const fs::path runc_root = "/run/containerd/runc";
+
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in{text};
@@ -148,6 +151,8 @@ containerd_instance::containerd_instance(std::chrono::milliseconds ready_timeout
   socket_ = (dir_ / "containerd.sock").string();
   rootfs_ = dir_ / "rootfs";
   try {
+    std::ofstream{dir_ / "owner.pid"} << getpid() << "\n";
+    sweep_stale();
     fs::create_directories(scratch());
     write_config();
     prepare_rootfs();
@@ -322,26 +327,151 @@ void containerd_instance::purge_namespace(const std::string& ns) const {
   for (const auto& id : lines_of(containers.output))
     ctr({"-n", ns, "containers", "rm", id}, 10s);
   ctr({"namespaces", "rm", ns}, 10s);
+  // The shim leaves runc's (empty) per-namespace directory behind; rmdir only removes it when
+  // empty, and "default" is left alone in case a system containerd uses it.
+  if (ns != "default")
+    rmdir((runc_root / ns).c_str());
 }
 
-void containerd_instance::kill_leftover_shims() const {
-  // A shim's command line carries `-address <our socket>`; shims of a system containerd never do.
+namespace {
+
+std::vector<std::string> cmdline_of(pid_t pid) {
+  auto raw = read_text(fs::path{"/proc"} / std::to_string(pid) / "cmdline");
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : raw) {
+    if (c == '\0') {
+      out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  return out;
+}
+
+std::string arg_after(const std::vector<std::string>& argv, const std::string& flag) {
+  for (size_t i = 0; i + 1 < argv.size(); ++i)
+    if (argv[i] == flag)
+      return argv[i + 1];
+  return {};
+}
+
+std::vector<pid_t> all_pids() {
+  std::vector<pid_t> out;
   DIR* proc = opendir("/proc");
   if (proc == nullptr)
-    return;
-  const std::string needle = dir_.string();
+    return out;
   while (auto* entry = readdir(proc)) {
     char* end = nullptr;
     long pid = std::strtol(entry->d_name, &end, 10);
-    if (pid <= 0 || *end != '\0' || pid == getpid())
-      continue;
-    auto cmdline = read_text(fs::path{"/proc"} / entry->d_name / "cmdline");
-    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-    if (cmdline.find("containerd-shim") != std::string::npos
-        && cmdline.find(needle) != std::string::npos)
-      kill(static_cast<pid_t>(pid), SIGKILL);
+    if (pid > 0 && *end == '\0')
+      out.push_back(static_cast<pid_t>(pid));
   }
   closedir(proc);
+  return out;
+}
+
+// The unix sockets `pid` listens on under /run/containerd/s (the shim's own socket), found by
+// matching its socket inodes in /proc/net/unix.
+std::vector<std::string> shim_sockets(pid_t pid) {
+  std::vector<std::string> inodes;
+  std::error_code ec;
+  for (auto& fd : fs::directory_iterator(fs::path{"/proc"} / std::to_string(pid) / "fd", ec)) {
+    auto target = fs::read_symlink(fd.path(), ec).string();
+    if (target.rfind("socket:[", 0) == 0)
+      inodes.push_back(target.substr(8, target.size() - 9));
+  }
+  std::vector<std::string> out;
+  std::istringstream in{read_text("/proc/net/unix")};
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream f{line};
+    std::string num, refs, proto, flags, type, st, inode, path;
+    f >> num >> refs >> proto >> flags >> type >> st >> inode >> path;
+    if (path.rfind("/run/containerd/s/", 0) == 0
+        && std::find(inodes.begin(), inodes.end(), inode) != inodes.end())
+      out.push_back(path);
+  }
+  return out;
+}
+
+// Kills a shim of ours and what it leaves outside our directory: its container (runc delete
+// --force kills the processes and removes runc's state), its socket, the namespace's runc dir.
+void reap_shim(pid_t pid, const std::vector<std::string>& argv) {
+  auto ns = arg_after(argv, "-namespace");
+  auto id = arg_after(argv, "-id");
+  auto sockets = shim_sockets(pid);
+  if (!ns.empty() && !id.empty())
+    run_command({"runc", "--root", (runc_root / ns).string(), "delete", "--force", id}, 10s);
+  kill(pid, SIGKILL);
+  for (const auto& s : sockets)
+    unlink(s.c_str());
+  if (!ns.empty())
+    rmdir((runc_root / ns).c_str()); // only when empty
+}
+
+bool is_shim(const std::vector<std::string>& argv) {
+  return !argv.empty() && argv[0].find("containerd-shim") != std::string::npos;
+}
+
+} // namespace
+
+void containerd_instance::kill_leftover_shims() const {
+  // A shim's command line carries `-address <our socket>`; shims of a system containerd never do.
+  for (pid_t pid : all_pids()) {
+    auto argv = cmdline_of(pid);
+    if (is_shim(argv) && arg_after(argv, "-address") == socket_)
+      reap_shim(pid, argv);
+  }
+}
+
+void containerd_instance::sweep_stale() {
+  // Leftovers of a fixture whose test process died without its destructor (a crash, a ctest
+  // timeout): its directory names the owner PID; when that process is gone, nothing of it may
+  // live on. A live owner (another test running in parallel) is never touched.
+  auto base = dir_.parent_path();
+  auto owner_alive = [](const fs::path& dir) {
+    auto text = read_text(dir / "owner.pid");
+    long pid = std::strtol(text.c_str(), nullptr, 10);
+    return pid > 0 && kill(static_cast<pid_t>(pid), 0) == 0;
+  };
+  auto stale = [&](const fs::path& dir) {
+    return dir.parent_path() == base && dir.filename().string().rfind("contd-ctrd-", 0) == 0
+           && dir != dir_ && !owner_alive(dir);
+  };
+  for (pid_t pid : all_pids()) {
+    auto argv = cmdline_of(pid);
+    if (is_shim(argv) && stale(fs::path{arg_after(argv, "-address")}.parent_path()))
+      reap_shim(pid, argv);
+  }
+  std::error_code ec;
+  for (auto& entry : fs::directory_iterator(base, ec)) {
+    if (!entry.is_directory() || !stale(entry.path()))
+      continue;
+    // A containerd of a dead owner is stopped too (it would otherwise hold the directory).
+    auto config = (entry.path() / "config.toml").string();
+    for (pid_t pid : all_pids()) {
+      auto argv = cmdline_of(pid);
+      if (!argv.empty() && fs::path{argv[0]}.filename() == "containerd"
+          && arg_after(argv, "--config") == config)
+        kill(pid, SIGKILL);
+    }
+    std::vector<std::string> targets;
+    std::istringstream in{read_text("/proc/self/mountinfo")};
+    const std::string prefix = entry.path().string() + "/";
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream fields{line};
+      std::string id, parent, dev, root, target;
+      fields >> id >> parent >> dev >> root >> target;
+      if (target.compare(0, prefix.size(), prefix) == 0)
+        targets.push_back(target);
+    }
+    std::sort(targets.begin(), targets.end(),
+              [](const auto& a, const auto& b) { return a.size() > b.size(); });
+    for (const auto& t : targets)
+      umount2(t.c_str(), MNT_DETACH);
+    fs::remove_all(entry.path(), ec);
+  }
 }
 
 void containerd_instance::unmount_all() const {

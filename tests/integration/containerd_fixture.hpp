@@ -4,8 +4,10 @@
 //
 // The destructor tears everything down even when a test failed: tasks are killed and deleted,
 // containers and namespaces removed, containerd stopped by its PID (SIGTERM, then SIGKILL),
-// leftover shims of this instance killed, mounts under the directory detached, the directory
-// removed. Nothing here depends on Catch2: setup failures throw std::runtime_error, so the
+// leftover shims of this instance killed (with their containers, via `runc delete --force`),
+// mounts under the directory detached, the directory removed. A fixture also sweeps what a
+// crashed earlier test left behind: directories (and their shims, containerd) whose owner PID,
+// recorded in <dir>/owner.pid, is no longer alive. Nothing here depends on Catch2: setup failures throw std::runtime_error, so the
 // benchmarks can link it too.
 //
 // Note: the runc v2 shim puts its own socket under /run/containerd/s/<hash of our socket> and
@@ -91,6 +93,7 @@ private:
   void prepare_rootfs();
   bool wait_ready(std::chrono::milliseconds timeout);
   void kill_leftover_shims() const;
+  void sweep_stale();
   void unmount_all() const;
 
   std::filesystem::path dir_;

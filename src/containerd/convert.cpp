@@ -1,0 +1,78 @@
+#include "src/containerd/convert.hpp"
+
+#include "github.com/containerd/containerd/api/events/task.pb.h"
+
+namespace contd::containerd {
+
+go_time to_go_time(const google::protobuf::Timestamp& ts, bool present) {
+  if (!present)
+    return go_time{};
+  return go_time{ts.seconds(), static_cast<uint32_t>(ts.nanos())};
+}
+
+std::string status_name(int status) {
+  switch (status) {
+    case ::containerd::v1::types::CREATED:
+      return "created";
+    case ::containerd::v1::types::RUNNING:
+      return "running";
+    case ::containerd::v1::types::STOPPED:
+      return "stopped";
+    case ::containerd::v1::types::PAUSED:
+      return "paused";
+    case ::containerd::v1::types::PAUSING:
+      return "pausing";
+    default:
+      return "unknown";
+  }
+}
+
+container_record to_record(const ::containerd::services::containers::v1::Container& c) {
+  container_record r;
+  r.id = c.id();
+  r.labels.insert(c.labels().begin(), c.labels().end());
+  r.spec_json = c.spec().value();
+  r.runtime = c.runtime().name();
+  r.created_at = to_go_time(c.created_at(), c.has_created_at());
+  r.updated_at = to_go_time(c.updated_at(), c.has_updated_at());
+  return r;
+}
+
+task_info to_task_info(const ::containerd::v1::types::Process& p) {
+  task_info t;
+  // Tasks.Get fills `id`, Tasks.List both; the container id is what callers key on.
+  t.id = p.container_id().empty() ? p.id() : p.container_id();
+  t.pid = p.pid();
+  t.status = status_name(p.status());
+  t.exit_status = p.exit_status();
+  t.exited_at = to_go_time(p.exited_at(), p.has_exited_at());
+  return t;
+}
+
+std::optional<task_event> unpack_event(const ::containerd::services::events::v1::Envelope& env) {
+  const auto& any = env.event();
+  task_event ev;
+  ev.ns = env.namespace_();
+  ev.topic = env.topic();
+  if (any.type_url() == task_exit_type_url) {
+    ::containerd::events::TaskExit exit;
+    if (!exit.ParseFromString(any.value()))
+      return std::nullopt;
+    ev.container_id = exit.container_id();
+    ev.exec_id = exit.id();
+    ev.pid = exit.pid();
+    ev.exit_status = exit.exit_status();
+    ev.exited_at = to_go_time(exit.exited_at(), exit.has_exited_at());
+    return ev;
+  }
+  if (any.type_url() == task_oom_type_url) {
+    ::containerd::events::TaskOOM oom;
+    if (!oom.ParseFromString(any.value()))
+      return std::nullopt;
+    ev.container_id = oom.container_id();
+    return ev;
+  }
+  return std::nullopt;
+}
+
+} // namespace contd::containerd

@@ -1,0 +1,88 @@
+// The adapter's pure edges: gRPC status → contd error, and events unpacked by their type URL.
+#include <catch2/catch.hpp>
+
+#include "github.com/containerd/containerd/api/events/task.pb.h"
+#include "src/containerd/convert.hpp"
+#include "src/containerd/errors.hpp"
+
+using namespace contd;
+using contd::containerd::rpc_code;
+namespace cd = contd::containerd;
+
+namespace {
+
+int32_t code(rpc_code c) {
+  return static_cast<int32_t>(c);
+}
+
+} // namespace
+
+TEST_CASE("gRPC codes map to contd errors and keep containerd's message") {
+  using cd::to_error;
+  auto nf = to_error(code(rpc_code::not_found), "container \"x\" in namespace \"n\": not found",
+                     "Containers.Get");
+  CHECK(nf == errc::not_found);
+  CHECK(error_text(nf) == "container \"x\" in namespace \"n\": not found");
+  CHECK(to_error(code(rpc_code::already_exists), "m", "X") == errc::already_exists);
+  CHECK(to_error(code(rpc_code::invalid_argument), "m", "X") == errc::invalid_argument);
+  CHECK(to_error(code(rpc_code::failed_precondition), "m", "X") == errc::failed_precondition);
+  CHECK(to_error(code(rpc_code::unknown), "cannot delete a running process", "X")
+        == errc::internal);
+  CHECK(error_text(to_error(code(rpc_code::unknown), "cannot delete a running process", "X"))
+        == "cannot delete a running process");
+  CHECK(to_error(code(rpc_code::internal), "m", "X") == errc::internal);
+  CHECK(to_error(code(rpc_code::unimplemented), "m", "X") == errc::internal);
+  // Client-side failures name the call.
+  auto dl = to_error(code(rpc_code::deadline_exceeded), "Deadline Exceeded", "Tasks.Wait");
+  CHECK(dl == errc::timeout);
+  CHECK(error_text(dl) == "containerd Tasks.Wait: Deadline Exceeded (gRPC code 4)");
+  auto un = to_error(code(rpc_code::unavailable), "failed to connect", "Version.Version");
+  CHECK(un == errc::unavailable);
+  CHECK(error_text(un).find("Version.Version") != std::string::npos);
+}
+
+TEST_CASE("TaskExit and TaskOOM are unpacked by type URL, other payloads are skipped") {
+  ::containerd::events::TaskExit exit;
+  exit.set_container_id("c1");
+  exit.set_id("e1");
+  exit.set_pid(42);
+  exit.set_exit_status(137);
+  exit.mutable_exited_at()->set_seconds(1700000000);
+  exit.mutable_exited_at()->set_nanos(5);
+  ::containerd::services::events::v1::Envelope env;
+  env.set_namespace_("ns1");
+  env.set_topic("/tasks/exit");
+  env.mutable_event()->set_type_url("containerd.events.TaskExit"); // no slash: UnpackTo fails
+  env.mutable_event()->set_value(exit.SerializeAsString());
+  CHECK_FALSE(env.event().UnpackTo(&exit)); // why the adapter parses by hand
+  auto ev = cd::unpack_event(env);
+  REQUIRE(ev);
+  CHECK(*ev == task_event{"ns1", "/tasks/exit", "c1", "e1", 42, 137, go_time{1700000000, 5}});
+
+  ::containerd::events::TaskOOM oom;
+  oom.set_container_id("c2");
+  env.set_topic("/tasks/oom");
+  env.mutable_event()->set_type_url("containerd.events.TaskOOM");
+  env.mutable_event()->set_value(oom.SerializeAsString());
+  ev = cd::unpack_event(env);
+  REQUIRE(ev);
+  CHECK(ev->container_id == "c2");
+  CHECK(ev->topic == "/tasks/oom");
+
+  env.set_topic("/tasks/start");
+  env.mutable_event()->set_type_url("containerd.events.TaskStart");
+  CHECK_FALSE(cd::unpack_event(env));
+}
+
+TEST_CASE("process status names and Go's zero time") {
+  CHECK(cd::status_name(::containerd::v1::types::RUNNING) == "running");
+  CHECK(cd::status_name(::containerd::v1::types::STOPPED) == "stopped");
+  CHECK(cd::status_name(::containerd::v1::types::CREATED) == "created");
+  CHECK(cd::status_name(::containerd::v1::types::PAUSED) == "paused");
+  CHECK(cd::status_name(::containerd::v1::types::PAUSING) == "pausing");
+  CHECK(cd::status_name(0) == "unknown");
+  google::protobuf::Timestamp ts;
+  CHECK(cd::to_go_time(ts, false).is_zero());
+  ts.set_seconds(go_time::zero_seconds);
+  CHECK(cd::to_go_time(ts, true).is_zero());
+}
