@@ -80,19 +80,24 @@ module_actor::behavior_type container_module(container_module_pointer self, tena
   // OOM events mark containers (a label, so Inspect reports it after a restart of contd too).
   self->send(st.client, atom::subscribe_v, event_sink_actor{self},
              std::vector<std::string>{R"(topic=="/tasks/oom")"});
-  // A tenant that stops is forgotten (links deliver its exit; only an error takes us down).
+  // A tenant that stops is forgotten (links deliver its exit). Any other exit — a shutdown, or
+  // the adapter or the builder going away — stops the module, and with it its tenants.
   self->set_exit_handler([self](const caf::exit_msg& msg) {
     auto& tenants = self->state.tenants;
     for (auto it = tenants.begin(); it != tenants.end(); ++it)
       if (it->second.address() == msg.source) {
+        if (msg.reason && msg.reason != caf::exit_reason::normal)
+          spdlog::warn("container module: tenant {} stopped: {}", it->first,
+                       caf::to_string(msg.reason));
         tenants.erase(it);
-        break;
+        return;
       }
-    if (msg.reason && msg.reason != caf::exit_reason::normal
-        && msg.reason != caf::exit_reason::unreachable)
-      spdlog::warn("container module: a tenant stopped: {}", caf::to_string(msg.reason));
-    if (msg.source == self->state.client.address() || msg.source == self->state.builder.address())
-      self->quit(msg.reason);
+    // A retired tenant (no longer registered) ends normally: nothing to do.
+    auto& st = self->state;
+    if (msg.reason == caf::exit_reason::normal && msg.source != st.client.address()
+        && msg.source != st.builder.address())
+      return;
+    self->quit(msg.reason);
   });
   return {
     [self](atom::run, const std::string& ns, container& c) -> caf::result<std::string> {

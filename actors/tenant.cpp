@@ -92,8 +92,8 @@ caf::timespan call_timeout(tenant_pointer self) {
   return self->state.config.call_timeout;
 }
 
-std::optional<caf::error> check_id(const string& id) {
-  if (auto err = oci::check_identifier("id", id))
+std::optional<caf::error> check_id(const string& id, std::string_view field = "id") {
+  if (auto err = oci::check_identifier(field, id))
     return make_error(errc::invalid_argument, *err);
   return std::nullopt;
 }
@@ -615,7 +615,7 @@ tenant_actor::behavior_type tenant(tenant_pointer self, std::string ns, tenant_c
   maybe_idle(self);
   return {
     [self](atom::run, const std::string&, container& c) -> caf::result<std::string> {
-      if (auto err = check_id(c.name))
+      if (auto err = check_id(c.name, "Name"))
         return *err;
       auto rp = self->make_response_promise<std::string>();
       auto id = c.name;

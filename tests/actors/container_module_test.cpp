@@ -432,3 +432,18 @@ TEST_CASE_METHOD(fixture, "an idle tenant is retired and a later call spawns a n
   CHECK(*l == std::vector<std::string>{"a"});
   CHECK(mod().tenants_spawned == 2);
 }
+
+TEST_CASE_METHOD(fixture, "stopping the module stops its tenants", "[module]") {
+  REQUIRE(run_container("ns1", make_container("a")));
+  REQUIRE(mod().tenants.size() == 1);
+  auto t = mod().tenants.begin()->second;
+  self->monitor(t);
+  self->send_exit(module, caf::exit_reason::user_shutdown);
+  run();
+  REQUIRE(self->peek_at_next_mailbox_element() != nullptr);
+  bool down = false;
+  self->receive([&](caf::down_msg& m) { down = m.source == t.address(); });
+  CHECK(down);
+  auto r = request<std::vector<std::string>>(module, atom::list_ns_v);
+  CHECK_FALSE(r);
+}
