@@ -229,7 +229,7 @@ int serve(const options& opts) {
     delay = std::min(delay * 2, std::chrono::milliseconds{5000});
   }
 
-  auto replier = sys.spawn<caf::detached>(zbus_replier, zbus_replier_config{*broker});
+  auto replier = sys.spawn<caf::detached>(zbus_replier, zbus_replier_config{*broker, zbus::reply_ttl_seconds, {}});
   auto ingress = sys.spawn(zbus_ingress, container_module_actor{module.module}, replier,
                            zbus_ingress_config{static_cast<uint32_t>(max_inflight)});
   auto listener = sys.spawn<caf::detached>(

@@ -1,0 +1,340 @@
+// The container module through the real zbus path: a private redis-server, a private containerd
+// with runc, a busybox rootfs and a network namespace made with `ip netns add`; calls go through
+// Redis exactly as the Go stubs send them.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/zbus_ingress.hpp"
+#include "actors/zbus_redis.hpp"
+#include "src/config/actor_config.hpp"
+#include "src/module.hpp"
+#include "src/zbus/client.hpp"
+#include "tests/integration/containerd_fixture.hpp"
+#include "tests/integration/redis_fixture.hpp"
+
+using namespace contd;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct netns {
+  std::string name = test::random_name("contd-e2e-");
+  netns() {
+    auto r = test::run_command({"ip", "netns", "add", name});
+    if (r.status != 0)
+      throw std::runtime_error("ip netns add failed: " + r.output);
+  }
+  ~netns() { test::run_command({"ip", "netns", "del", name}); }
+};
+
+/// contd in-process: module + zbus front door, on private Redis and containerd.
+struct stack {
+  test::redis_server redis;
+  test::containerd_instance ctrd;
+  netns net;
+  std::filesystem::path root = ctrd.dir() / "contd-root";
+  actor_config cfg;
+  caf::actor_system sys{cfg};
+  module_handles module;
+  zbus_replier_actor replier;
+  zbus_ingress_actor ingress;
+  zbus_listener_actor listener;
+  std::vector<std::string> namespaces;
+
+  explicit stack(std::chrono::milliseconds kill_bound = 5s) {
+    std::filesystem::create_directories(root / "logs");
+    module_config mc;
+    mc.containerd_socket = ctrd.socket();
+    mc.root = root.string();
+    mc.call_timeout = 20s;
+    mc.kill_bound = kill_bound;
+    module = spawn_container_module(sys, mc);
+    replier = sys.spawn<caf::detached>(zbus_replier, zbus_replier_config{redis.broker(), zbus::reply_ttl_seconds, {}});
+    ingress = sys.spawn(zbus_ingress, container_module_actor{module.module}, replier,
+                        zbus_ingress_config{});
+    listener = sys.spawn<caf::detached>(
+      zbus_listener,
+      zbus_listener_config{redis.broker(), zbus::object_queue(), zbus::status_queue(), 0.2, {}},
+      ingress);
+  }
+
+  ~stack() {
+    caf::anon_send_exit(listener, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(ingress, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(replier, caf::exit_reason::user_shutdown);
+    stop_container_module(module);
+    for (const auto& ns : namespaces)
+      ctrd.purge_namespace(ns);
+  }
+
+  std::string new_ns() {
+    namespaces.push_back(test::random_name("e2e"));
+    return namespaces.back();
+  }
+
+  container make(const std::string& name, const std::string& entrypoint) {
+    container c;
+    c.name = name;
+    c.root_fs = ctrd.rootfs().string();
+    c.network.ns = net.name;
+    c.entrypoint = entrypoint;
+    c.env = {"GREETING=hello"};
+    c.memory = 64 << 20;
+    c.shutdown_timeout = 500'000'000; // keeps Deletes of SIGTERM-deaf sleepers short
+    return c;
+  }
+};
+
+struct caller {
+  zbus::client client;
+  explicit caller(const stack& s) : client(s.redis.broker()) {}
+
+  zbus::response call(const std::string& method, std::vector<zbus::bytes> inputs,
+                      std::chrono::milliseconds timeout = 60s) {
+    std::string err;
+    auto r = client.call(method, std::move(inputs), timeout, err);
+    INFO(method << ": " << err);
+    REQUIRE(r);
+    REQUIRE_FALSE(r->protocol_error); // a valid call never gets a protocol error
+    return *r;
+  }
+  zbus::response run(const std::string& ns, const container& c) {
+    return call("Run", {zbus::encode_string(ns), zbus::encode_container(c)});
+  }
+  zbus::response two(const std::string& method, const std::string& ns, const std::string& id) {
+    return call(method, {zbus::encode_string(ns), zbus::encode_string(id)});
+  }
+  zbus::response exec(const std::string& ns, const std::string& id, std::chrono::nanoseconds t,
+                      std::vector<std::string> args) {
+    std::vector<zbus::bytes> in{zbus::encode_string(ns), zbus::encode_string(id)};
+    auto tb = nlohmann::json::to_msgpack(nlohmann::json(static_cast<int64_t>(t.count())));
+    in.emplace_back(tb.begin(), tb.end());
+    for (auto& a : args)
+      in.push_back(zbus::encode_string(a));
+    return call("Exec", std::move(in));
+  }
+};
+
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred())
+      return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return pred();
+}
+
+bool ctr_has_container(const stack& s, const std::string& ns, const std::string& id) {
+  auto r = s.ctrd.ctr({"-n", ns, "containers", "ls", "-q"});
+  return r.output.find(id) != std::string::npos;
+}
+
+} // namespace
+
+TEST_CASE("every method against real containerd through Redis", "[e2e][integration]") {
+  stack s;
+  caller c{s};
+  auto ns = s.new_ns();
+  auto spec = s.make("web1", "/bin/sh -c 'echo \"$GREETING from $(hostname)\"; "
+                             "trap \"echo bye; exit 0\" TERM; while true; do sleep 0.2; done'");
+  spec.shutdown_timeout = 5'000'000'000;
+
+  auto run = c.run(ns, spec);
+  INFO(run.call_error.value_or(""));
+  REQUIRE_FALSE(run.call_error);
+  CHECK(zbus::decode_string(*run.data) == "web1");
+
+  auto insp = c.two("Inspect", ns, "web1");
+  REQUIRE_FALSE(insp.call_error);
+  auto got = zbus::decode_container(*insp.data);
+  CHECK(got.name == "web1");
+  CHECK(got.entrypoint == spec.entrypoint);
+  CHECK(got.root_fs == spec.root_fs);
+  CHECK(got.network.ns == s.net.name);
+  CHECK(got.env == spec.env);
+  CHECK(got.memory == spec.memory);
+  CHECK_FALSE(got.created_at.is_zero());
+  REQUIRE(got.has_state);
+  CHECK(got.state.status == "running");
+  CHECK(got.state.pid > 0);
+
+  // Logs: the container's own output, through the shim's file:// log.
+  REQUIRE(eventually([&] {
+    auto l = c.two("Logs", ns, "web1");
+    return !l.call_error && zbus::decode_string(*l.data) == "hello from web1\n";
+  }));
+
+  // Exec inherits the container's env and PATH; exit codes and stderr come back.
+  auto ok = c.exec(ns, "web1", 10s, {"sh", "-c", "test \"$GREETING\" = hello"});
+  CHECK_FALSE(ok.call_error);
+  auto bad = c.exec(ns, "web1", 10s, {"sh", "-c", "echo broken >&2; exit 3"});
+  REQUIRE(bad.call_error);
+  CHECK(*bad.call_error == "non-zero exit code: 3\nbroken\n");
+  auto slow = c.exec(ns, "web1", 1s, {"sleep", "30"});
+  REQUIRE(slow.call_error);
+  CHECK(*slow.call_error == "execution timed out");
+
+  auto list = c.call("List", {zbus::encode_string(ns)});
+  CHECK(zbus::decode_strings(*list.data) == std::vector<std::string>{"web1"});
+  auto all = c.call("List", {zbus::encode_string("")});
+  CHECK(zbus::decode_strings(*all.data) == std::vector<std::string>{"web1"});
+  auto names = c.call("ListNS", {});
+  auto ns_list = zbus::decode_strings(*names.data);
+  CHECK(std::find(ns_list.begin(), ns_list.end(), ns) != ns_list.end());
+
+  // SignalDelete: the trap answers SIGTERM; the container stays until Delete.
+  auto sig = c.two("SignalDelete", ns, "web1");
+  CHECK_FALSE(sig.call_error);
+  REQUIRE(eventually([&] {
+    auto i = zbus::decode_container(*c.two("Inspect", ns, "web1").data);
+    return i.state.status == "stopped";
+  }));
+  auto after = zbus::decode_container(*c.two("Inspect", ns, "web1").data);
+  CHECK(after.state.stop_requested);
+  CHECK(after.state.exit_code == 0);
+  CHECK(zbus::decode_string(*c.two("Logs", ns, "web1").data) == "hello from web1\nbye\n");
+
+  auto del = c.two("Delete", ns, "web1");
+  CHECK_FALSE(del.call_error);
+  CHECK_FALSE(ctr_has_container(s, ns, "web1"));
+  CHECK_FALSE(std::filesystem::exists(s.root / "logs" / ns / "web1.log"));
+  auto empty = c.call("List", {zbus::encode_string(ns)});
+  CHECK(*empty.data == zbus::encode_strings({})); // [] not nil
+}
+
+TEST_CASE("a PID 1 that ignores SIGTERM is killed after its grace period",
+          "[e2e][integration]") {
+  stack s;
+  caller c{s};
+  auto ns = s.new_ns();
+  auto spec = s.make("stubborn", "/bin/sleep 1000"); // PID 1 has no default SIGTERM handler
+  spec.shutdown_timeout = 1'000'000'000;
+  REQUIRE_FALSE(c.run(ns, spec).call_error);
+  auto start = std::chrono::steady_clock::now();
+  auto del = c.two("Delete", ns, "stubborn");
+  auto took = std::chrono::steady_clock::now() - start;
+  CHECK_FALSE(del.call_error);
+  CHECK(took >= 1s);
+  CHECK(took < 10s);
+  CHECK_FALSE(ctr_has_container(s, ns, "stubborn"));
+}
+
+TEST_CASE("missing containers: not-found texts, and Delete/SignalDelete succeed",
+          "[e2e][integration]") {
+  stack s;
+  caller c{s};
+  auto ns = s.new_ns();
+  auto insp = c.two("Inspect", ns, "ghost");
+  REQUIRE(insp.call_error);
+  CHECK(*insp.call_error == "container \"ghost\" in namespace \"" + ns + "\": not found");
+  REQUIRE(insp.data); // the zero Container, decodable by Go
+  CHECK(zbus::decode_container(*insp.data) == container{});
+  CHECK_FALSE(c.two("Delete", ns, "ghost").call_error);
+  CHECK_FALSE(c.two("SignalDelete", ns, "ghost").call_error);
+  auto ex = c.exec(ns, "ghost", 1s, {"true"});
+  REQUIRE(ex.call_error);
+  CHECK(ex.call_error->find("not found") != std::string::npos);
+  auto logs = c.two("Logs", ns, "ghost");
+  REQUIRE(logs.call_error);
+  CHECK(logs.call_error->find("not found") != std::string::npos);
+}
+
+TEST_CASE("bad input across the wire is refused and leaves no container or namespace",
+          "[e2e][integration]") {
+  stack s;
+  caller c{s};
+  auto ns = s.new_ns();
+  struct bad_case {
+    const char* what;
+    std::function<void(container&)> spoil;
+    const char* needle;
+  };
+  std::vector<bad_case> cases{
+    {"name", [](container& x) { x.name = "../../etc"; }, "Name"},
+    {"rootfs", [](container& x) { x.root_fs = "/does/not/exist"; }, "RootFS"},
+    {"env", [](container& x) { x.env = {"NOEQUALS"}; }, "Env"},
+    {"netns", [](container& x) { x.network.ns = "../../proc/1/ns/net"; }, "Namespace"},
+    {"entrypoint", [](container& x) { x.entrypoint = "'unterminated"; }, "Entrypoint"},
+    {"memory", [](container& x) { x.memory = 1024; }, "Memory"},
+    {"propagation", [](container& x) { x.root_fs_propagation = "sideways"; }, "Propagation"},
+  };
+  for (auto& bc : cases) {
+    INFO(bc.what);
+    auto spec = s.make("victim", "/bin/true");
+    bc.spoil(spec);
+    auto r = c.run(ns, spec);
+    REQUIRE(r.call_error);
+    CHECK(r.call_error->find(bc.needle) != std::string::npos);
+    REQUIRE(r.data);
+    CHECK(zbus::decode_string(*r.data).empty());
+  }
+  auto bad_ns = c.run("no/slashes", s.make("victim", "/bin/true"));
+  REQUIRE(bad_ns.call_error);
+  auto names = zbus::decode_strings(*c.call("ListNS", {}).data);
+  CHECK(std::find(names.begin(), names.end(), ns) == names.end());
+  CHECK(s.ctrd.ctr({"-n", ns, "containers", "ls", "-q"}).output.empty());
+}
+
+TEST_CASE("a Run that fails inside runc is rolled back and can be retried",
+          "[e2e][integration]") {
+  stack s;
+  caller c{s};
+  auto ns = s.new_ns();
+  auto r = c.run(ns, s.make("broken", "/bin/no-such-program"));
+  REQUIRE(r.call_error);
+  CHECK_FALSE(ctr_has_container(s, ns, "broken"));
+  auto ok = c.run(ns, s.make("broken", "/bin/sleep 1000"));
+  INFO(ok.call_error.value_or(""));
+  CHECK_FALSE(ok.call_error);
+  // Same request again: a retrying caller gets the id; a different one a conflict.
+  auto again = c.run(ns, s.make("broken", "/bin/sleep 1000"));
+  CHECK_FALSE(again.call_error);
+  auto other = c.run(ns, s.make("broken", "/bin/sleep 5"));
+  REQUIRE(other.call_error);
+  CHECK(*other.call_error == "container \"broken\": already exists");
+  CHECK_FALSE(c.two("Delete", ns, "broken").call_error);
+}
+
+TEST_CASE("concurrent Runs in 10 tenants all succeed", "[e2e][integration]") {
+  stack s;
+  std::vector<std::string> nss;
+  for (int i = 0; i < 10; ++i)
+    nss.push_back(s.new_ns());
+  std::vector<std::optional<std::string>> errors(10);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 10; ++i)
+    threads.emplace_back([&, i] {
+      caller c{s};
+      std::string err;
+      auto r = c.client.call("Run",
+                             {zbus::encode_string(nss[i]),
+                              zbus::encode_container(s.make("c" + std::to_string(i),
+                                                            "/bin/sleep 1000"))},
+                             60s, err);
+      if (!r)
+        errors[i] = err;
+      else if (r->call_error)
+        errors[i] = *r->call_error;
+    });
+  for (auto& t : threads)
+    t.join();
+  caller c{s};
+  for (int i = 0; i < 10; ++i) {
+    INFO(i << ": " << errors[i].value_or(""));
+    CHECK_FALSE(errors[i]);
+    auto insp = c.two("Inspect", nss[i], "c" + std::to_string(i));
+    REQUIRE_FALSE(insp.call_error);
+    CHECK(zbus::decode_container(*insp.data).state.status == "running");
+  }
+  for (int i = 0; i < 10; ++i)
+    CHECK_FALSE(c.two("Delete", nss[i], "c" + std::to_string(i)).call_error);
+}

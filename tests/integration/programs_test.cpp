@@ -1,0 +1,233 @@
+// The contd and contctl programs end to end, as processes, against a private redis-server and a
+// private containerd.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include "tests/integration/containerd_fixture.hpp"
+#include "tests/integration/redis_fixture.hpp"
+
+extern char** environ;
+
+using namespace contd;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string bin_dir = CONTD_BIN_DIR;
+
+struct process {
+  pid_t pid = -1;
+  std::string log;
+
+  process(std::vector<std::string> args, std::string log_file) : log(std::move(log_file)) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0)
+      pid = -1;
+    posix_spawn_file_actions_destroy(&fa);
+  }
+
+  /// Exit code, or -1 if it did not exit within `limit` (then it is killed).
+  int wait_exit(std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        pid = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    pid = -1;
+    return -1;
+  }
+
+  ~process() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+
+  std::string output() const {
+    std::ifstream in(log);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+};
+
+struct netns {
+  std::string name = test::random_name("contd-prog-");
+  netns() { test::run_command({"ip", "netns", "add", name}); }
+  ~netns() { test::run_command({"ip", "netns", "del", name}); }
+};
+
+struct programs {
+  test::redis_server redis;
+  test::containerd_instance ctrd;
+  netns net;
+  std::string ns = test::random_name("prog");
+  std::unique_ptr<process> contd;
+
+  void start_contd() {
+    contd = std::make_unique<process>(
+      std::vector<std::string>{bin_dir + "/contd", "-broker", redis.url(), "-root",
+                               (ctrd.dir() / "contd-root").string(), "--containerd",
+                               ctrd.socket()},
+      (ctrd.dir() / "contd.log").string());
+    REQUIRE(contd->pid > 0);
+  }
+
+  test::command_outcome ctl(std::vector<std::string> args, std::chrono::milliseconds d = 60s) {
+    std::vector<std::string> argv{bin_dir + "/contctl", "--broker", redis.url()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return test::run_command(argv, d);
+  }
+
+  bool ready(std::chrono::milliseconds limit = 20s) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (ctl({"--timeout", "1s", "status"}, 5s).status == 0)
+        return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }
+
+  ~programs() {
+    contd.reset();
+    ctrd.purge_namespace(ns);
+  }
+};
+
+} // namespace
+
+TEST_CASE("contctl drives contd through every subcommand", "[programs][integration]") {
+  programs p;
+  p.start_contd();
+  REQUIRE(p.ready());
+  auto rootfs = p.ctrd.rootfs().string();
+  auto run = p.ctl({"run", p.ns, "demo", "--rootfs", rootfs, "--netns", p.net.name, "--env",
+                    "WHO=world", "--memory", "64M", "--shutdown-timeout", "1s", "--", "/bin/sh",
+                    "-c", "echo hello $WHO; exec sleep 1000"});
+  INFO(run.output << "\n" << p.contd->output());
+  REQUIRE(run.status == 0);
+  CHECK(run.output == "demo\n");
+  auto ls = p.ctl({"ls", p.ns});
+  CHECK(ls.output == "demo\n");
+  CHECK(p.ctl({"ns"}).output.find(p.ns) != std::string::npos);
+  auto insp = p.ctl({"inspect", p.ns, "demo", "--json"});
+  REQUIRE(insp.status == 0);
+  CHECK(insp.output.find("\"Status\": \"running\"") != std::string::npos);
+  std::string logs;
+  for (int i = 0; i < 50 && logs != "hello world\n"; ++i) {
+    logs = p.ctl({"logs", p.ns, "demo"}).output;
+    std::this_thread::sleep_for(100ms);
+  }
+  CHECK(logs == "hello world\n");
+  CHECK(p.ctl({"exec", p.ns, "demo", "--", "/bin/true"}).status == 0);
+  auto failing = p.ctl({"exec", p.ns, "demo", "--", "/bin/sh", "-c", "exit 4"});
+  CHECK(failing.status == 1);
+  CHECK(failing.output.find("non-zero exit code: 4") != std::string::npos);
+  CHECK(p.ctl({"stop", p.ns, "demo"}).status == 0);
+  CHECK(p.ctl({"rm", p.ns, "demo"}).status == 0);
+  CHECK(p.ctl({"ls", p.ns}).output.empty());
+  auto missing = p.ctl({"inspect", p.ns, "demo"});
+  CHECK(missing.status == 1);
+  CHECK(missing.output.find("not found") != std::string::npos);
+  // One log line per request, with method and outcome.
+  CHECK(p.contd->output().find("zbus Run ns=\"" + p.ns + "\" id=\"demo\"") != std::string::npos);
+}
+
+TEST_CASE("SIGTERM while a request is in flight: it is answered and contd exits 0",
+          "[programs][integration]") {
+  programs p;
+  p.start_contd();
+  REQUIRE(p.ready());
+  REQUIRE(p.ctl({"run", p.ns, "deaf", "--rootfs", p.ctrd.rootfs().string(), "--netns",
+                 p.net.name, "--shutdown-timeout", "2s", "--", "/bin/sleep", "1000"})
+            .status
+          == 0);
+  // rm waits out the 2 s grace (sleep as PID 1 ignores SIGTERM); stop contd meanwhile.
+  auto rm = std::async(std::launch::async, [&] { return p.ctl({"rm", p.ns, "deaf"}); });
+  std::this_thread::sleep_for(700ms);
+  kill(p.contd->pid, SIGTERM);
+  auto r = rm.get();
+  INFO(r.output << "\n" << p.contd->output());
+  CHECK(r.status == 0);
+  CHECK(p.contd->wait_exit(30s) == 0);
+  CHECK(p.ctrd.ctr({"-n", p.ns, "containers", "ls", "-q"}).output.empty());
+}
+
+TEST_CASE("contd started before containerd becomes ready once containerd appears",
+          "[programs][integration]") {
+  programs p;
+  p.ctrd.stop();
+  p.start_contd();
+  CHECK_FALSE(p.ready(2s));
+  p.ctrd.start();
+  CHECK(p.ready(30s));
+  CHECK(p.contd->output().find("waiting for containerd") != std::string::npos);
+}
+
+TEST_CASE("Redis restarted under a running contd: service resumes", "[programs][integration]") {
+  programs p;
+  p.start_contd();
+  REQUIRE(p.ready());
+  p.redis.stop();
+  std::this_thread::sleep_for(500ms);
+  p.redis.start();
+  CHECK(p.ready(30s));
+  CHECK(p.ctl({"ns"}).status == 0);
+}
+
+TEST_CASE("bad flags print usage and exit 2", "[programs]") {
+  for (auto args : std::vector<std::vector<std::string>>{
+         {"--bogus"}, {"--broker"}, {"--broker", "ftp://x"}, {"--max-inflight=abc"}, {"stray"}}) {
+    std::vector<std::string> argv{bin_dir + "/contd"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = test::run_command(argv, 10s);
+    INFO(args[0] << ": " << r.output);
+    CHECK(r.status == 2);
+    CHECK(r.output.find("usage: contd") != std::string::npos);
+  }
+  CHECK(test::run_command({bin_dir + "/contd", "--version"}, 10s).status == 0);
+  auto bad_ctl = test::run_command({bin_dir + "/contctl", "frobnicate"}, 10s);
+  CHECK(bad_ctl.status == 2);
+}
+
+TEST_CASE("contctl against a broker where nothing listens fails clearly within its timeout",
+          "[programs]") {
+  auto start = std::chrono::steady_clock::now();
+  auto r = test::run_command(
+    {bin_dir + "/contctl", "--broker", "unix:///tmp/contd-nothing-here.sock", "--timeout", "2s",
+     "status"},
+    20s);
+  CHECK(r.status == 3);
+  CHECK(r.output.find("cannot reach contd") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - start < 10s);
+  // A Redis with no contd behind it: the call times out.
+  test::redis_server redis;
+  auto t = test::run_command(
+    {bin_dir + "/contctl", "--broker", redis.url(), "--timeout", "1s", "ns"}, 20s);
+  CHECK(t.status == 3);
+  CHECK(t.output.find("no reply") != std::string::npos);
+}
