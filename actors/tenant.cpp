@@ -32,7 +32,7 @@ std::string quote(const string& s) {
 
 void maybe_idle(tenant_pointer self) {
   auto& st = self->state;
-  if (!st.queues.empty() || st.side_calls > 0)
+  if (!st.lanes.empty() || st.side_calls > 0)
     return;
   if (st.retiring) {
     self->quit();
@@ -41,40 +41,65 @@ void maybe_idle(tenant_pointer self) {
   self->delayed_send(self, st.config.idle_timeout, atom::tick_v, ++st.idle_generation);
 }
 
-void start_front(tenant_pointer self, const string& id);
+void start_waiting(tenant_pointer self, const string& id);
 
-void finish_front(tenant_pointer self, const string& id) {
-  auto& queues = self->state.queues;
-  auto it = queues.find(id);
-  if (it == queues.end())
-    return;
-  it->second.pop_front();
-  if (it->second.empty()) {
-    queues.erase(it);
-    maybe_idle(self);
-  } else {
-    start_front(self, id);
-  }
-}
-
-void start_front(tenant_pointer self, const string& id) {
-  // A copy: the queue entry is popped (and destroyed) when the operation completes.
-  auto op = self->state.queues.at(id).front();
+void start_op(tenant_pointer self, const string& id, std::function<void(step)> op) {
   auto called = std::make_shared<bool>(false);
   op([self, id, called] {
     if (*called)
       return; // done() runs once, whatever path an operation takes
     *called = true;
-    finish_front(self, id);
+    auto& lanes = self->state.lanes;
+    auto it = lanes.find(id);
+    if (it == lanes.end())
+      return;
+    if (--it->second.running == 0)
+      start_waiting(self, id);
   });
 }
 
-void enqueue(tenant_pointer self, const string& id, std::function<void(step)> op) {
+/// Starts what waits at the front: one write alone, or every read up to the next write.
+void start_waiting(tenant_pointer self, const string& id) {
+  auto& lanes = self->state.lanes;
+  auto it = lanes.find(id);
+  if (it == lanes.end())
+    return;
+  auto& lane = it->second;
+  if (lane.waiting.empty()) {
+    lanes.erase(it);
+    maybe_idle(self);
+    return;
+  }
+  lane.reading = lane.waiting.front().read;
+  std::vector<std::function<void(step)>> batch;
+  do {
+    batch.push_back(std::move(lane.waiting.front().op));
+    lane.waiting.pop_front();
+  } while (lane.reading && !lane.waiting.empty() && lane.waiting.front().read);
+  lane.running += batch.size();
+  // `lane` may be erased by an operation that completes synchronously: no access after this.
+  for (auto& op : batch)
+    start_op(self, id, std::move(op));
+}
+
+/// Operations on one container run in arrival order and never overlap, except that reads
+/// (Inspect) that meet only reads run side by side.
+void enqueue(tenant_pointer self, const string& id, std::function<void(step)> op,
+             bool read = false) {
   self->state.idle_generation++; // cancels a pending idle tick
-  auto& q = self->state.queues[id];
-  q.push_back(std::move(op));
-  if (q.size() == 1)
-    start_front(self, id);
+  auto& lane = self->state.lanes[id];
+  if (lane.running == 0 && lane.waiting.empty()) {
+    lane.running = 1;
+    lane.reading = read;
+    start_op(self, id, std::move(op));
+    return;
+  }
+  if (read && lane.reading && lane.waiting.empty()) {
+    lane.running++;
+    start_op(self, id, std::move(op));
+    return;
+  }
+  lane.waiting.push_back({std::move(op), read});
 }
 
 /// Work not bound to one container (List, events): counted so the tenant is not retired under it.
@@ -626,7 +651,9 @@ tenant_actor::behavior_type tenant(tenant_pointer self, std::string ns, tenant_c
       if (auto err = check_id(id))
         return *err;
       auto rp = self->make_response_promise<container>();
-      enqueue(self, id, [self, id, rp](step done) mutable { inspect_op(self, id, rp, done); });
+      enqueue(
+        self, id, [self, id, rp](step done) mutable { inspect_op(self, id, rp, done); },
+        true);
       return rp;
     },
     [self](atom::delete_, const std::string&, const std::string& id) -> caf::result<void> {
@@ -725,7 +752,7 @@ tenant_actor::behavior_type tenant(tenant_pointer self, std::string ns, tenant_c
     },
     [self](atom::tick, uint64_t generation) {
       auto& st = self->state;
-      if (generation != st.idle_generation || !st.queues.empty() || st.side_calls > 0
+      if (generation != st.idle_generation || !st.lanes.empty() || st.side_calls > 0
           || st.retiring)
         return;
       self->send(st.module, atom::idle_v, st.ns, tenant_actor{self});

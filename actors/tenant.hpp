@@ -48,8 +48,17 @@ struct tenant_state {
   module_actor module;
   containerd_client_actor client;
   spec_builder_actor builder;
-  /// Per container: the operations waiting behind the running one (the front runs).
-  std::map<std::string, std::deque<std::function<void(step)>>> queues;
+  /// Per container: what runs and what waits. An operation gets `done` and calls it once.
+  struct lane {
+    struct entry {
+      std::function<void(step)> op;
+      bool read = false;
+    };
+    std::deque<entry> waiting;
+    size_t running = 0;
+    bool reading = false; // the running operations are reads
+  };
+  std::map<std::string, lane> lanes;
   /// List calls in flight (not bound to one container).
   size_t side_calls = 0;
   uint64_t idle_generation = 0;

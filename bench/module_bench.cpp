@@ -22,6 +22,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/scoped_actor.hpp>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "actors/zbus_ingress.hpp"
 #include "actors/zbus_redis.hpp"
@@ -169,6 +170,7 @@ int main(int argc, char** argv) {
   int runs = argc > 1 ? std::atoi(argv[1]) : 20;
   int callers = argc > 2 ? std::atoi(argv[2]) : 64;
   int tenants = argc > 3 ? std::atoi(argv[3]) : 1000;
+  spdlog::set_level(spdlog::level::warn); // one line per request would drown the figures
   stack s;
   zbus::client c{s.redis.broker()};
   if (!call_ok(c, "ListNS", {}))

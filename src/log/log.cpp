@@ -2,9 +2,52 @@
 
 #include <cstdio>
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
 namespace contd::log {
+
+namespace {
+
+/// %* : the message as the body of a JSON string (quotes, backslashes, control bytes escaped), so
+/// that every line of --log-format json parses, whatever a log message contains.
+class json_message_flag : public spdlog::custom_flag_formatter {
+public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    auto text = escape_json(std::string_view{msg.payload.data(), msg.payload.size()});
+    dest.append(text.data(), text.data() + text.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<json_message_flag>();
+  }
+};
+
+} // namespace
+
+std::string escape_json(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c >= 0x7f) {
+          // Non-ASCII bytes too: a message may carry invalid UTF-8 from the wire.
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+          out += buf;
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  return out;
+}
 
 bool init(const std::string& level, const std::string& format) {
   auto lvl = spdlog::level::from_str(level);
@@ -14,11 +57,12 @@ bool init(const std::string& level, const std::string& format) {
     return false;
   auto logger = spdlog::stderr_logger_mt("contd");
   logger->set_level(lvl);
-  if (format == "json")
-    logger->set_pattern(
-      R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","logger":"%n","msg":"%v"})",
-      spdlog::pattern_time_type::utc);
-  else
+  if (format == "json") {
+    auto f = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+    f->add_flag<json_message_flag>('*').set_pattern(
+      R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","logger":"%n","msg":"%*"})");
+    logger->set_formatter(std::move(f));
+  } else
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   spdlog::set_default_logger(logger);
   return true;

@@ -447,3 +447,41 @@ TEST_CASE_METHOD(fixture, "stopping the module stops its tenants", "[module]") {
   auto r = request<std::vector<std::string>>(module, atom::list_ns_v);
   CHECK_FALSE(r);
 }
+
+TEST_CASE_METHOD(fixture, "Inspects of one container run side by side; a write waits for them",
+                 "[module][ordering]") {
+  REQUIRE(run_container("ns1", make_container("c1")));
+  fake().slow_get.insert("c1");
+  fake().calls.clear();
+  auto i1 = self->request(module, caf::infinite, atom::inspect_v, std::string{"ns1"},
+                          std::string{"c1"});
+  auto i2 = self->request(module, caf::infinite, atom::inspect_v, std::string{"ns1"},
+                          std::string{"c1"});
+  auto d = self->request(module, caf::infinite, atom::sig_delete_v, std::string{"ns1"},
+                         std::string{"c1"});
+  auto i3 = self->request(module, caf::infinite, atom::inspect_v, std::string{"ns1"},
+                          std::string{"c1"});
+  run();
+  // Both reads are in containerd at once; the write and the read behind it have not started.
+  CHECK(fake().calls
+        == std::vector<std::string>{"ctr_get c1", "ctr_get c1", "tsk_get c1", "tsk_get c1"});
+  CHECK(self->peek_at_next_mailbox_element() == nullptr);
+  sched.advance_time(1s);
+  run();
+  auto r1 = take_reply<container>(self, i1);
+  REQUIRE(r1);
+  CHECK(*r1);
+  auto r2 = take_reply<container>(self, i2);
+  REQUIRE(r2);
+  CHECK(*r2);
+  auto rd = take_void_reply(self, d);
+  REQUIRE(rd);
+  CHECK_FALSE(*rd);
+  // The read queued behind the write sees the write's effect.
+  sched.advance_time(1s);
+  run();
+  auto r3 = take_reply<container>(self, i3);
+  REQUIRE(r3);
+  REQUIRE(*r3);
+  CHECK((*r3)->state.stop_requested);
+}

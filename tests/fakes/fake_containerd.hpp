@@ -33,6 +33,9 @@ struct fake_containerd_state {
   std::set<std::string> ignores_sigterm;
   std::set<std::string> unkillable;
   std::map<std::string, exec_result> exec_results; // by args[0]
+  /// Tasks.Get of these ids answers one simulated second later.
+  std::set<std::string> slow_get;
+  std::map<uint64_t, std::pair<caf::typed_response_promise<task_info>, task_info>> delayed_gets;
 
   struct pending_wait {
     key k;
@@ -177,9 +180,17 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
     [self](atom::tsk_get, const std::string& ns,
            const std::string& id) -> caf::result<task_info> {
       auto& st = self->state;
+      st.calls.push_back("tsk_get " + id);
       auto it = st.tasks.find({ns, id});
       if (it == st.tasks.end())
         return make_error(errc::not_found, "task " + id + " not found");
+      if (st.slow_get.count(id)) {
+        auto rp = self->make_response_promise<task_info>();
+        auto key = (uint64_t{1} << 40) + st.next_wait++;
+        st.delayed_gets.emplace(key, std::make_pair(rp, it->second));
+        self->delayed_send(self, std::chrono::seconds{1}, atom::tick_v, key);
+        return rp;
+      }
       return it->second;
     },
     [self](atom::tsk_list, const std::string& ns) -> caf::result<std::vector<task_info>> {
@@ -259,6 +270,11 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
     [](atom::subscribe, const event_sink_actor&, const std::vector<std::string>&) {},
     [self](atom::tick, uint64_t wid) {
       auto& st = self->state;
+      if (auto g = st.delayed_gets.find(wid); g != st.delayed_gets.end()) {
+        g->second.first.deliver(g->second.second);
+        st.delayed_gets.erase(g);
+        return;
+      }
       auto it = st.waits.find(wid);
       if (it == st.waits.end())
         return;

@@ -12,7 +12,10 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <sstream>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "tests/integration/containerd_fixture.hpp"
 #include "tests/integration/redis_fixture.hpp"
@@ -230,4 +233,34 @@ TEST_CASE("contctl against a broker where nothing listens fails clearly within i
     {bin_dir + "/contctl", "--broker", redis.url(), "--timeout", "1s", "ns"}, 20s);
   CHECK(t.status == 3);
   CHECK(t.output.find("no reply") != std::string::npos);
+}
+
+TEST_CASE("--log-format json writes one parseable JSON object per line", "[programs][integration]") {
+  programs p;
+  p.contd = std::make_unique<process>(
+    std::vector<std::string>{bin_dir + "/contd", "--broker=" + p.redis.url(),
+                             "--root=" + (p.ctrd.dir() / "contd-root").string(),
+                             "--containerd=" + p.ctrd.socket(), "--log-format", "json"},
+    (p.ctrd.dir() / "contd.log").string());
+  REQUIRE(p.ready());
+  // A request whose log line carries quotes and a hostile name.
+  p.ctl({"inspect", p.ns, "no\"such"});
+  p.ctl({"inspect", p.ns, "ghost"});
+  kill(p.contd->pid, SIGTERM);
+  REQUIRE(p.contd->wait_exit(30s) == 0);
+  std::istringstream in{p.contd->output()};
+  int lines = 0;
+  bool saw_inspect = false;
+  for (std::string line; std::getline(in, line);) {
+    INFO(line);
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    REQUIRE_FALSE(j.is_discarded());
+    CHECK(j.contains("time"));
+    CHECK(j.contains("level"));
+    if (j["msg"].get<std::string>().find("zbus Inspect") != std::string::npos)
+      saw_inspect = true;
+    ++lines;
+  }
+  CHECK(lines >= 4);
+  CHECK(saw_inspect);
 }
