@@ -119,7 +119,8 @@ ctl run demo hello --rootfs "$rootfs" --netns "$netns" --env GREETING=hello --me
 sleep 1
 echo; echo "== demo: inspect"; ctl inspect demo hello
 echo; echo "== demo: logs"; ctl logs demo hello
-echo; echo "== demo: exec"; ctl exec demo hello -- /bin/sh -c 'echo inside: $(id -u) $PWD'; echo "exec ok"
+echo; echo "== demo: exec"; ctl exec demo hello -- /bin/sh -c 'test "$GREETING" = hello' && echo "exec saw the container's env"
+echo; echo "== demo: ls"; ctl ls
 echo; echo "== demo: rm"; ctl rm demo hello; ctl ls demo
 
 if [ "$demo_only" = 1 ]; then

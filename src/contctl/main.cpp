@@ -31,7 +31,8 @@ const char* usage_text =
 commands:
   status                          health of contd (the zbus status object)
   ns                              list namespaces
-  ls [NS]                         list containers (all namespaces without NS)
+  ls [-q] [NS]                    containers with their status (all namespaces without NS;
+                                  -q: ids only)
   run NS NAME --rootfs DIR --netns NAME [--env K=V]... [--mount SRC:DST[:ro]]...
       [--memory 256M] [--cpu 1] [--workdir DIR] [--interactive] [--elevated]
       [--shutdown-timeout 5s] [--propagation MODE] -- CMD [ARG...]
@@ -334,12 +335,58 @@ private:
     return r ? print_list(*r) : rc;
   }
 
+  /// A table of NAMESPACE, ID, STATUS, PID (one Inspect per container); --json: objects.
   int list(std::vector<std::string>& params) {
+    bool ids_only = false;
+    take_flag(params, "-q", ids_only);
     if (params.size() > 1)
-      throw usage_error{"expecting ls [NS]"};
+      throw usage_error{"expecting ls [-q] [NS]"};
     int rc = 0;
-    auto r = call("List", {zbus::encode_string(params.empty() ? "" : params[0])}, rc);
-    return r ? print_list(*r) : rc;
+    std::vector<std::string> namespaces;
+    if (params.empty()) {
+      auto r = call("ListNS", {}, rc);
+      if (!r)
+        return rc;
+      namespaces = zbus::decode_strings(*r->data);
+    } else {
+      namespaces = {params[0]};
+    }
+    auto rows = nlohmann::json::array();
+    for (const auto& ns : namespaces) {
+      auto r = call("List", {zbus::encode_string(ns)}, rc);
+      if (!r)
+        return rc;
+      for (const auto& id : zbus::decode_strings(*r->data)) {
+        nlohmann::json row{{"namespace", ns}, {"id", id}};
+        if (!ids_only) {
+          std::string err;
+          auto i = client_->call("Inspect", {zbus::encode_string(ns), zbus::encode_string(id)},
+                                 timeout, err);
+          if (i && i->data && !i->call_error) {
+            auto c = zbus::decode_container(*i->data);
+            row["status"] = c.state.status;
+            row["pid"] = c.state.pid;
+          } else {
+            row["status"] = "?";
+            row["pid"] = 0;
+          }
+        }
+        rows.push_back(std::move(row));
+      }
+    }
+    if (json) {
+      std::cout << rows.dump() << "\n";
+    } else if (ids_only) {
+      for (const auto& r : rows)
+        std::cout << r["id"].get<std::string>() << "\n";
+    } else {
+      std::printf("%-24s %-32s %-10s %s\n", "NAMESPACE", "ID", "STATUS", "PID");
+      for (const auto& r : rows)
+        std::printf("%-24s %-32s %-10s %u\n", r["namespace"].get<std::string>().c_str(),
+                    r["id"].get<std::string>().c_str(), r["status"].get<std::string>().c_str(),
+                    r["pid"].get<unsigned>());
+    }
+    return exit_ok;
   }
 
   int run_container(std::vector<std::string>& params) {

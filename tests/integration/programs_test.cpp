@@ -134,8 +134,12 @@ TEST_CASE("contctl drives contd through every subcommand", "[programs][integrati
   INFO(run.output << "\n" << p.contd->output());
   REQUIRE(run.status == 0);
   CHECK(run.output == "demo\n");
-  auto ls = p.ctl({"ls", p.ns});
+  auto ls = p.ctl({"ls", "-q", p.ns});
   CHECK(ls.output == "demo\n");
+  auto table = p.ctl({"ls"});
+  CHECK(table.output.find("NAMESPACE") != std::string::npos);
+  CHECK(table.output.find(p.ns) != std::string::npos);
+  CHECK(table.output.find("running") != std::string::npos);
   CHECK(p.ctl({"ns"}).output.find(p.ns) != std::string::npos);
   auto insp = p.ctl({"inspect", p.ns, "demo", "--json"});
   REQUIRE(insp.status == 0);
@@ -152,7 +156,7 @@ TEST_CASE("contctl drives contd through every subcommand", "[programs][integrati
   CHECK(failing.output.find("non-zero exit code: 4") != std::string::npos);
   CHECK(p.ctl({"stop", p.ns, "demo"}).status == 0);
   CHECK(p.ctl({"rm", p.ns, "demo"}).status == 0);
-  CHECK(p.ctl({"ls", p.ns}).output.empty());
+  CHECK(p.ctl({"ls", "-q", p.ns}).output.empty());
   auto missing = p.ctl({"inspect", p.ns, "demo"});
   CHECK(missing.status == 1);
   CHECK(missing.output.find("not found") != std::string::npos);
