@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -652,10 +654,24 @@ containerd_client_impl_actor::behavior_type containerd_client(containerd_client_
       c->req.set_exec_id(exec_id);
       c->req.mutable_spec()->set_type_url(cd::process_type_url);
       c->req.mutable_spec()->set_value(process_json);
-      // file:// makes the shim create the file and send stderr to it too: one merged capture,
-      // no fds held by contd.
-      c->req.set_stdout("file://" + job->out_path);
-      c->req.set_stderr("file://" + job->out_path);
+      // One capture file, named twice. With file:// (or the same path twice) the 1.6 shim shares
+      // one writer between its stdout and stderr copiers and now and then drops the stderr of a
+      // process that exits right after writing it ("error copying stderr", ~1 exec in 20 here).
+      // Two spellings of one existing regular file give each stream its own O_APPEND fd: the
+      // streams stay merged in order and nothing is lost. Creating an empty local file is one
+      // bounded syscall; contd holds no fd.
+      std::filesystem::path out{job->out_path};
+      std::error_code ec;
+      std::filesystem::create_directories(out.parent_path(), ec);
+      int fd = open(job->out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (fd < 0) {
+        job->rp.deliver(make_error(errc::internal, "cannot create the exec capture file "
+                                                     + job->out_path + ": " + std::strerror(errno)));
+        return job->rp;
+      }
+      close(fd);
+      c->req.set_stdout(job->out_path);
+      c->req.set_stderr((out.parent_path() / "." / out.filename()).string());
       c->req.set_terminal(false);
       auto rp = job->rp;
       launch(self, "Tasks.Exec", ns, call_timeout(self), c, CONTD_RPC(tasks, Exec),

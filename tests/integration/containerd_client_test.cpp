@@ -130,7 +130,9 @@ TEST_CASE("a container runs to completion: create, start, wait for its exit code
   auto& ns = env.ns;
   auto rec = env.ask<container_record>(
     atom::ctr_create_v, ns,
-    env.record("life", {"/bin/sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 3"},
+    // The pause before exiting: containerd 1.6.20's shim sometimes drops the stderr of a process
+    // that exits right after writing it ("error copying stderr" in its log, ~1 run in 20).
+    env.record("life", {"/bin/sh", "-c", "echo to-stdout; echo to-stderr >&2; sleep 0.2; exit 3"},
                {{"owner", "contd"}}));
   REQUIRE(rec);
   CHECK(rec->id == "life");
@@ -161,13 +163,15 @@ TEST_CASE("a container runs to completion: create, start, wait for its exit code
   CHECK(stopped->status == "stopped");
   CHECK(stopped->exit_status == 3);
 
-  // The shim wrote both streams into the one file:// log (copied by two goroutines: any order).
-  auto log = read_text(env.log_path("life"));
-  CHECK((log == "to-stdout\nto-stderr\n" || log == "to-stderr\nto-stdout\n"));
-
   auto deleted = env.ask<exit_info>(atom::tsk_delete_v, ns, "life");
   REQUIRE(deleted);
   CHECK(deleted->exit_status == 3);
+
+  // The shim wrote both streams into the one file:// log (copied by two goroutines: any order).
+  // Only Tasks.Delete waits for the copying to finish; right after Wait a line may be missing.
+  auto log = read_text(env.log_path("life"));
+  INFO("log: [" << log << "]");
+  CHECK((log == "to-stdout\nto-stderr\n" || log == "to-stderr\nto-stdout\n"));
   CHECK(env.ask_void(atom::ctr_delete_v, ns, "life") == caf::error{});
   auto gone = env.ask<container_record>(atom::ctr_get_v, ns, "life");
   REQUIRE_FALSE(gone);
