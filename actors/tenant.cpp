@@ -1,5 +1,11 @@
 #include "actors/tenant.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <algorithm>
 #include <filesystem>
 #include <cstdio>
@@ -179,6 +185,20 @@ void rollback(tenant_pointer self, const string& id, std::function<void()> k) {
           });
 }
 
+/// Creates <log_dir>/<ns>/ and the log file if missing (never truncates: logs are appended
+/// across restarts of the task).
+std::optional<string> create_log(const string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path{path}.parent_path(), ec);
+  if (ec)
+    return "cannot create the log directory of " + path + ": " + ec.message();
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd < 0)
+    return "cannot create the log file " + path + ": " + std::strerror(errno);
+  ::close(fd);
+  return std::nullopt;
+}
+
 void run_create(tenant_pointer self, container c, string spec,
                 caf::typed_response_promise<string> rp, step done) {
   auto& st = self->state;
@@ -208,10 +228,18 @@ void run_create(tenant_pointer self, container c, string spec,
         self->request(self->state.client, call_timeout(self), atom::ctr_create_v, ns, rec)
           .then(
             [self, ns, id, undo, rp, done](container_record&) mutable {
-              auto uri = "file://" + log_path(self->state.config, ns, id);
+              // The shim appends to an existing regular file given by path. Two spellings of
+              // one file give stdout and stderr a writer each: containerd 1.6's shim drops
+              // stderr now and then when both streams share one (file:// does that).
+              auto path = log_path(self->state.config, ns, id);
+              if (auto err = create_log(path)) {
+                undo(make_error(errc::internal, *err));
+                return;
+              }
+              auto err_path = self->state.config.log_dir + "/" + ns + "/./" + id + ".log";
               self
                 ->request(self->state.client, call_timeout(self), atom::tsk_create_v, ns, id,
-                          uri, uri)
+                          path, err_path)
                 .then(
                   [self, ns, id, undo, rp, done](uint32_t) mutable {
                     self

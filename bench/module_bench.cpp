@@ -24,9 +24,8 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "actors/zbus_ingress.hpp"
-#include "actors/zbus_redis.hpp"
 #include "src/config/actor_config.hpp"
+#include "src/front_door.hpp"
 #include "src/module.hpp"
 #include "src/zbus/client.hpp"
 #include "tests/integration/containerd_fixture.hpp"
@@ -71,9 +70,7 @@ struct stack {
   actor_config cfg;
   caf::actor_system sys{cfg};
   module_handles module;
-  zbus_replier_actor replier;
-  zbus_ingress_actor ingress;
-  zbus_listener_actor listener;
+  front_door door;
 
   stack() {
     test::run_command({"ip", "netns", "add", netns});
@@ -84,18 +81,11 @@ struct stack {
     mc.root = root.string();
     mc.tenant_idle = std::chrono::hours{1}; // keep tenants for the memory figure
     module = spawn_container_module(sys, mc);
-    replier = sys.spawn<caf::detached>(zbus_replier, zbus_replier_config{redis.broker(), zbus::reply_ttl_seconds, {}});
-    ingress = sys.spawn(zbus_ingress, container_module_actor{module.module}, replier,
-                        zbus_ingress_config{});
-    listener = sys.spawn<caf::detached>(
-      zbus_listener,
-      zbus_listener_config{redis.broker(), zbus::object_queue(), zbus::status_queue(), 0.2, {}},
-      ingress);
+    door = spawn_front_door(sys, container_module_actor{module.module},
+                            front_door_config{redis.broker(), 1024, 0.2});
   }
   ~stack() {
-    caf::anon_send_exit(listener, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(ingress, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(replier, caf::exit_reason::user_shutdown);
+    stop_front_door(door);
     stop_container_module(module);
     test::run_command({"ip", "netns", "del", netns});
   }

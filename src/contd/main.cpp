@@ -18,9 +18,8 @@
 #include <caf/scoped_actor.hpp>
 #include <spdlog/spdlog.h>
 
-#include "actors/zbus_ingress.hpp"
-#include "actors/zbus_redis.hpp"
 #include "src/config/actor_config.hpp"
+#include "src/front_door.hpp"
 #include "src/log/log.hpp"
 #include "src/module.hpp"
 #include "src/zbus/codec.hpp"
@@ -229,22 +228,18 @@ int serve(const options& opts) {
     delay = std::min(delay * 2, std::chrono::milliseconds{5000});
   }
 
-  auto replier = sys.spawn<caf::detached>(zbus_replier, zbus_replier_config{*broker, zbus::reply_ttl_seconds, {}});
-  auto ingress = sys.spawn(zbus_ingress, container_module_actor{module.module}, replier,
-                           zbus_ingress_config{static_cast<uint32_t>(max_inflight)});
-  auto listener = sys.spawn<caf::detached>(
-    zbus_listener,
-    zbus_listener_config{*broker, zbus::object_queue(), zbus::status_queue(), 1.0, {}}, ingress);
+  auto door = spawn_front_door(sys, container_module_actor{module.module},
+                               front_door_config{*broker, static_cast<uint32_t>(max_inflight)});
   spdlog::info("serving {} and {}", zbus::object_queue(), zbus::status_queue());
 
   while (!signalled_within(set, std::chrono::hours{24})) {
   }
   spdlog::info("shutting down: no new requests; answering the ones in flight");
-  caf::anon_send_exit(listener, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(door.listener, caf::exit_reason::user_shutdown);
   auto deadline = std::chrono::steady_clock::now() + 60s;
   for (;;) {
     ingress_stats stats;
-    self->request(ingress, 5s, atom::stats_v)
+    self->request(door.ingress, 5s, atom::stats_v)
       .receive([&](ingress_stats& s) { stats = s; }, [&](caf::error&) {});
     if (stats.in_flight == 0)
       break;
@@ -260,12 +255,11 @@ int serve(const options& opts) {
   }
   // The replies handed over so far go out before the replier stops.
   uint64_t pending = 0;
-  self->request(replier, 10s, atom::drain_v)
+  self->request(door.replier, 10s, atom::drain_v)
     .receive([&](uint64_t n) { pending = n; }, [&](caf::error&) {});
   if (pending > 0)
     spdlog::warn("shutdown: {} replies could not be delivered (Redis unavailable)", pending);
-  caf::anon_send_exit(ingress, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(replier, caf::exit_reason::user_shutdown);
+  stop_front_door(door);
   stop_container_module(module);
   spdlog::info("contd stopped");
   return 0;

@@ -123,7 +123,7 @@ std::optional<caf::error> take_void_reply(caf::scoped_actor& self, Handle& rh) {
 
 } // namespace
 
-TEST_CASE_METHOD(fixture, "Run creates namespace, container and a started task with a file log",
+TEST_CASE_METHOD(fixture, "Run creates namespace, container and a started task with a log file",
                  "[module]") {
   auto id = run_container("ns1", make_container("c1"));
   REQUIRE(id);
@@ -137,7 +137,8 @@ TEST_CASE_METHOD(fixture, "Run creates namespace, container and a started task w
   // stdout and stderr go to <logs>/<ns>/<id>.log through file://
   auto it = std::find_if(fake().calls.begin(), fake().calls.end(),
                          [](auto& c) { return c.rfind("tsk_create", 0) == 0; });
-  CHECK(*it == "tsk_create c1 file://" + logs_dir + "/ns1/c1.log");
+  CHECK(*it == "tsk_create c1 " + logs_dir + "/ns1/c1.log");
+  CHECK(std::filesystem::exists(logs_dir + "/ns1/c1.log")); // created, for the shim to append to
   CHECK(fake().containers[{"ns1", "c1"}].labels.at(label_managed) == "true");
 }
 
@@ -448,7 +449,7 @@ TEST_CASE_METHOD(fixture, "stopping the module stops its tenants", "[module]") {
   CHECK_FALSE(r);
 }
 
-TEST_CASE_METHOD(fixture, "Inspects of one container run side by side; a write waits for them",
+TEST_CASE_METHOD(fixture, "Inspects of one container run side by side, a write waits for them",
                  "[module][ordering]") {
   REQUIRE(run_container("ns1", make_container("c1")));
   fake().slow_get.insert("c1");

@@ -11,9 +11,8 @@
 #include <caf/actor_system.hpp>
 #include <nlohmann/json.hpp>
 
-#include "actors/zbus_ingress.hpp"
-#include "actors/zbus_redis.hpp"
 #include "src/config/actor_config.hpp"
+#include "src/front_door.hpp"
 #include "src/module.hpp"
 #include "src/zbus/client.hpp"
 #include "tests/integration/containerd_fixture.hpp"
@@ -43,9 +42,7 @@ struct stack {
   actor_config cfg;
   caf::actor_system sys{cfg};
   module_handles module;
-  zbus_replier_actor replier;
-  zbus_ingress_actor ingress;
-  zbus_listener_actor listener;
+  front_door door;
   std::vector<std::string> namespaces;
 
   explicit stack(std::chrono::milliseconds kill_bound = 5s) {
@@ -56,19 +53,12 @@ struct stack {
     mc.call_timeout = 20s;
     mc.kill_bound = kill_bound;
     module = spawn_container_module(sys, mc);
-    replier = sys.spawn<caf::detached>(zbus_replier, zbus_replier_config{redis.broker(), zbus::reply_ttl_seconds, {}});
-    ingress = sys.spawn(zbus_ingress, container_module_actor{module.module}, replier,
-                        zbus_ingress_config{});
-    listener = sys.spawn<caf::detached>(
-      zbus_listener,
-      zbus_listener_config{redis.broker(), zbus::object_queue(), zbus::status_queue(), 0.2, {}},
-      ingress);
+    door = spawn_front_door(sys, container_module_actor{module.module},
+                            front_door_config{redis.broker(), 1024, 0.2});
   }
 
   ~stack() {
-    caf::anon_send_exit(listener, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(ingress, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(replier, caf::exit_reason::user_shutdown);
+    stop_front_door(door);
     stop_container_module(module);
     for (const auto& ns : namespaces)
       ctrd.purge_namespace(ns);
@@ -144,7 +134,7 @@ TEST_CASE("every method against real containerd through Redis", "[e2e][integrati
   stack s;
   caller c{s};
   auto ns = s.new_ns();
-  auto spec = s.make("web1", "/bin/sh -c 'echo \"$GREETING from $(hostname)\"; "
+  auto spec = s.make("web1", "/bin/sh -c 'echo \"$GREETING from $(hostname)\"; echo oops >&2; "
                              "trap \"echo bye; exit 0\" TERM; while true; do sleep 0.2; done'");
   spec.shutdown_timeout = 5'000'000'000;
 
@@ -168,9 +158,12 @@ TEST_CASE("every method against real containerd through Redis", "[e2e][integrati
   CHECK(got.state.pid > 0);
 
   // Logs: the container's own output, through the shim's file:// log.
+  // stdout and stderr both land in the log (stderr through its own writer).
   REQUIRE(eventually([&] {
     auto l = c.two("Logs", ns, "web1");
-    return !l.call_error && zbus::decode_string(*l.data) == "hello from web1\n";
+    auto text = l.call_error ? std::string{} : zbus::decode_string(*l.data);
+    return text.find("hello from web1\n") != std::string::npos
+           && text.find("oops\n") != std::string::npos;
   }));
 
   // Exec inherits the container's env and PATH; exit codes and stderr come back.
@@ -201,7 +194,9 @@ TEST_CASE("every method against real containerd through Redis", "[e2e][integrati
   auto after = zbus::decode_container(*c.two("Inspect", ns, "web1").data);
   CHECK(after.state.stop_requested);
   CHECK(after.state.exit_code == 0);
-  CHECK(zbus::decode_string(*c.two("Logs", ns, "web1").data) == "hello from web1\nbye\n");
+  auto final_log = zbus::decode_string(*c.two("Logs", ns, "web1").data);
+  CHECK(final_log.size() == std::string{"hello from web1\noops\nbye\n"}.size());
+  CHECK(final_log.find("bye\n") != std::string::npos);
 
   auto del = c.two("Delete", ns, "web1");
   CHECK_FALSE(del.call_error);

@@ -239,7 +239,7 @@ TEST_CASE("contctl against a broker where nothing listens fails clearly within i
   CHECK(t.output.find("no reply") != std::string::npos);
 }
 
-TEST_CASE("--log-format json writes one parseable JSON object per line", "[programs][integration]") {
+TEST_CASE("json log format: one parseable JSON object per line", "[programs][integration]") {
   programs p;
   p.contd = std::make_unique<process>(
     std::vector<std::string>{bin_dir + "/contd", "--broker=" + p.redis.url(),

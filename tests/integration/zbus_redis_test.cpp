@@ -19,6 +19,7 @@
 #include "actors/zbus_ingress.hpp"
 #include "actors/zbus_redis.hpp"
 #include "src/config/actor_config.hpp"
+#include "src/front_door.hpp"
 #include "src/zbus/client.hpp"
 #include "tests/fakes/zbus_fakes.hpp"
 #include "tests/integration/redis_fixture.hpp"
@@ -45,30 +46,21 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
   return pred();
 }
 
-struct front_door {
+struct stack {
   test::redis_server redis;
   actor_config cfg;
   caf::actor_system sys{cfg};
   container_module_actor module;
-  zbus_replier_actor replier;
-  zbus_ingress_actor ingress;
-  zbus_listener_actor listener;
+  contd::front_door door;
 
-  front_door() {
+  stack() {
     module = sys.spawn(test::fake_module);
-    redis_backoff fast{std::chrono::milliseconds{20}, std::chrono::milliseconds{200}};
-    replier = sys.spawn<caf::detached>(zbus_replier, zbus_replier_config{redis.broker(), 300, fast});
-    ingress = sys.spawn(zbus_ingress, module, replier, zbus_ingress_config{1024});
-    listener = sys.spawn<caf::detached>(
-      zbus_listener,
-      zbus_listener_config{redis.broker(), zbus::object_queue(), zbus::status_queue(), 0.2, fast},
-      ingress);
+    door = spawn_front_door(sys, module, front_door_config{redis.broker(), 1024, 0.2});
   }
 
-  ~front_door() {
-    for (auto hdl : {caf::actor_cast<caf::actor>(listener), caf::actor_cast<caf::actor>(ingress),
-                     caf::actor_cast<caf::actor>(replier), caf::actor_cast<caf::actor>(module)})
-      caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
+  ~stack() {
+    stop_front_door(door);
+    caf::anon_send_exit(module, caf::exit_reason::user_shutdown);
   }
 
   zbus::client client() { return zbus::client{redis.broker()}; }
@@ -76,7 +68,7 @@ struct front_door {
   ingress_stats stats() {
     caf::scoped_actor self{sys};
     ingress_stats out;
-    self->request(ingress, 5s, atom::stats_v)
+    self->request(door.ingress, 5s, atom::stats_v)
       .receive([&](ingress_stats& s) { out = s; }, [&](caf::error&) { FAIL("no stats"); });
     return out;
   }
@@ -86,7 +78,7 @@ struct front_door {
 
 TEST_CASE("the captured Run request pushed through Redis gets the Go server's reply bytes",
           "[zbus][integration]") {
-  front_door fd;
+  stack fd;
   zbus::redis_connection conn{fd.redis.broker()};
   REQUIRE(conn.connect());
   for (auto [req, resp] : {std::pair{"run.req.bin", "run.resp.bin"},
@@ -105,7 +97,7 @@ TEST_CASE("the captured Run request pushed through Redis gets the Go server's re
 
 TEST_CASE("the status object is served on container.zbus@1.0 with a 300 s reply TTL",
           "[zbus][integration]") {
-  front_door fd;
+  stack fd;
   auto c = fd.client();
   std::string err;
   auto r = c.status(3s, err);
@@ -126,7 +118,7 @@ TEST_CASE("the status object is served on container.zbus@1.0 with a 300 s reply 
 }
 
 TEST_CASE("every method of the interface answers through Redis", "[zbus][integration]") {
-  front_door fd;
+  stack fd;
   auto c = fd.client();
   std::string err;
   container data;
@@ -161,7 +153,7 @@ TEST_CASE("every method of the interface answers through Redis", "[zbus][integra
 
 TEST_CASE("Redis killed and restarted: the listener reconnects and nothing popped is lost",
           "[zbus][integration]") {
-  front_door fd;
+  stack fd;
   auto c = fd.client();
   std::string err;
   REQUIRE(c.status(3s, err));
