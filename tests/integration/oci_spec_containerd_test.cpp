@@ -31,71 +31,13 @@
 #include "src/oci/node.hpp"
 #include "src/oci/spec.hpp"
 #include "src/oci/validate.hpp"
+#include "tests/integration/containerd_fixture.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using namespace contd;
 
 namespace {
-
-// --- processes -----------------------------------------------------------------------------
-
-struct outcome {
-  int status = -1; // exit code, or -1 when killed at the deadline
-  std::string output; // stdout and stderr
-};
-
-// Runs argv (no shell) and collects its output; kills it at the deadline so a hung containerd
-// fails the test instead of blocking it.
-outcome run_cmd(const std::vector<std::string>& argv,
-                std::chrono::milliseconds deadline = 30s) {
-  // No REQUIRE here: destructors call this during unwinding, where throwing would terminate.
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0)
-    return {-1, "pipe failed"};
-  pid_t pid = fork();
-  if (pid < 0) {
-    close(fds[0]);
-    close(fds[1]);
-    return {-1, "fork failed"};
-  }
-  if (pid == 0) {
-    dup2(fds[1], 1);
-    dup2(fds[1], 2);
-    std::vector<char*> args;
-    for (const auto& a : argv)
-      args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
-  close(fds[1]);
-  outcome out;
-  auto until = std::chrono::steady_clock::now() + deadline;
-  bool killed = false;
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      until - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      kill(pid, SIGKILL);
-      killed = true;
-      break;
-    }
-    pollfd p{fds[0], POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left.count())) <= 0)
-      continue;
-    char buf[4096];
-    auto n = read(fds[0], buf, sizeof(buf));
-    if (n <= 0)
-      break;
-    out.output.append(buf, static_cast<size_t>(n));
-  }
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  out.status = !killed && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
 
 std::string read_file(const fs::path& p) {
   std::ifstream in{p};
@@ -110,87 +52,15 @@ std::string trim(std::string s) {
   return s;
 }
 
-std::string random_suffix() {
-  std::random_device rd;
-  std::ostringstream s;
-  s << std::hex << (static_cast<uint64_t>(rd()) << 32 | rd());
-  return s.str().substr(0, 10);
-}
-
-fs::path make_temp_dir(const char* prefix) {
-  std::string tmpl = (fs::temp_directory_path() / (std::string{prefix} + "-XXXXXX")).string();
-  REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-  return tmpl;
-}
-
-// --- a private containerd ------------------------------------------------------------------
-
-class private_containerd {
-public:
-  private_containerd() : dir_(make_temp_dir("contd-oci-ctrd")) {
-    socket_ = (dir_ / "containerd.sock").string();
-    std::ofstream{dir_ / "config.toml"}
-      << "version = 2\n"
-      << "root = \"" << (dir_ / "root").string() << "\"\n"
-      << "state = \"" << (dir_ / "state").string() << "\"\n"
-      << "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n"
-      << "[grpc]\n  address = \"" << socket_ << "\"\n"
-      << "[ttrpc]\n  address = \"" << socket_ << ".ttrpc\"\n"
-      << "[debug]\n  address = \"\"\n"
-      << "[metrics]\n  address = \"\"\n";
-    pid_ = fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      setsid(); // its own process group: a ^C on the test does not reach it first
-      int log = open((dir_ / "containerd.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(log, 1);
-      dup2(log, 2);
-      std::string cfg = (dir_ / "config.toml").string();
-      execlp("containerd", "containerd", "--config", cfg.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    for (int i = 0; i < 200 && !fs::exists(socket_); ++i)
-      std::this_thread::sleep_for(50ms);
-    INFO(read_file(dir_ / "containerd.log"));
-    REQUIRE(fs::exists(socket_));
-  }
-
-  ~private_containerd() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status = 0;
-      for (int i = 0; i < 100 && waitpid(pid_, &status, WNOHANG) == 0; ++i)
-        std::this_thread::sleep_for(50ms);
-      if (waitpid(pid_, &status, WNOHANG) == 0) {
-        kill(pid_, SIGKILL);
-        waitpid(pid_, &status, 0);
-      }
-    }
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
-  private_containerd(const private_containerd&) = delete;
-  private_containerd& operator=(const private_containerd&) = delete;
-
-  const std::string& socket() const { return socket_; }
-  std::string log() const { return read_file(dir_ / "containerd.log"); }
-
-private:
-  fs::path dir_;
-  std::string socket_;
-  pid_t pid_ = -1;
-};
-
 // A named network namespace, as networkd would create it.
 class named_netns {
 public:
-  named_netns() : name_("contd-test-" + random_suffix()) {
-    auto r = run_cmd({"ip", "netns", "add", name_});
+  named_netns() : name_("contd-test-" + test::random_name("", 10)) {
+    auto r = test::run_command({"ip", "netns", "add", name_});
     INFO(r.output);
     REQUIRE(r.status == 0);
   }
-  ~named_netns() { run_cmd({"ip", "netns", "delete", name_}); }
+  ~named_netns() { test::run_command({"ip", "netns", "delete", name_}); }
   named_netns(const named_netns&) = delete;
   named_netns& operator=(const named_netns&) = delete;
   const std::string& name() const { return name_; }
@@ -203,16 +73,16 @@ private:
 // --- one container run from a built spec -----------------------------------------------------
 
 struct scenario {
-  private_containerd& ctrd;
-  std::string ns = "ocit-" + random_suffix();
-  fs::path dir = make_temp_dir("contd-oci-run");
+  test::containerd_instance& ctrd;
+  std::string ns = "ocit-" + test::random_name("", 10);
+  fs::path dir = test::make_temp_dir("contd-oci-run");
   fs::path rootfs = dir / "rootfs";
   fs::path out = dir / "out";
   oci::node_facts node = oci::discover_node_facts();
   oci::spec_defaults defaults;
   std::vector<std::string> started;
 
-  explicit scenario(private_containerd& c) : ctrd(c) {
+  explicit scenario(test::containerd_instance& c) : ctrd(c) {
     // A busybox rootfs: the static binary plus the applets the probes use.
     fs::create_directories(rootfs / "bin");
     fs::create_directories(rootfs / "work");
@@ -244,14 +114,14 @@ struct scenario {
     fs::remove_all(dir, ec);
   }
 
-  outcome ctr(std::vector<std::string> args, bool namespaced = true) {
+  test::command_outcome ctr(std::vector<std::string> args, bool namespaced = true) {
     std::vector<std::string> argv{"ctr", "-a", ctrd.socket()};
     if (namespaced) {
       argv.push_back("-n");
       argv.push_back(ns);
     }
     argv.insert(argv.end(), args.begin(), args.end());
-    return run_cmd(argv);
+    return test::run_command(argv);
   }
 
   container request(const std::string& name, const named_netns& netns) {
@@ -343,7 +213,7 @@ void require_root() {
 TEST_CASE("a built spec runs with its env, PATH, cwd, hostname, netns, mounts and limits",
           "[oci][integration]") {
   require_root();
-  private_containerd ctrd;
+  test::containerd_instance ctrd;
   named_netns netns;
   scenario s{ctrd};
   s.defaults.pids_limit = 77;
@@ -405,7 +275,7 @@ TEST_CASE("a built spec runs with its env, PATH, cwd, hostname, netns, mounts an
 
 TEST_CASE("an elevated spec grants CAP_SYS_ADMIN and /dev/fuse", "[oci][integration]") {
   require_root();
-  private_containerd ctrd;
+  test::containerd_instance ctrd;
   named_netns netns;
   scenario s{ctrd};
   // A 70-character name (containerd allows 76): the kernel takes only 64 as the host name.
@@ -431,7 +301,7 @@ TEST_CASE("an elevated spec grants CAP_SYS_ADMIN and /dev/fuse", "[oci][integrat
 
 TEST_CASE("an interactive spec runs the configured coreX as PID 1", "[oci][integration]") {
   require_root();
-  private_containerd ctrd;
+  test::containerd_instance ctrd;
   named_netns netns;
   scenario s{ctrd};
   // The stand-in records how it was started; the real coreX is a static web terminal.

@@ -268,3 +268,62 @@ TEST_CASE("json log format: one parseable JSON object per line", "[programs][int
   CHECK(lines >= 4);
   CHECK(saw_inspect);
 }
+
+TEST_CASE("restarting contd or containerd loses no container and no log line",
+          "[programs][integration]") {
+  programs p;
+  p.start_contd();
+  REQUIRE(p.ready());
+  REQUIRE(p.ctl({"run", p.ns, "steady", "--rootfs", p.ctrd.rootfs().string(), "--netns",
+                 p.net.name, "--", "/bin/sh", "-c",
+                 "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done"})
+            .status
+          == 0);
+  auto inspect = [&] { return p.ctl({"inspect", p.ns, "steady", "--json"}); };
+  auto pid_of = [](const std::string& json_text) {
+    auto j = nlohmann::json::parse(json_text, nullptr, false);
+    return j.is_discarded() ? 0u : j["State"]["Pid"].get<unsigned>();
+  };
+  auto before = inspect();
+  REQUIRE(before.status == 0);
+  auto pid = pid_of(before.output);
+  REQUIRE(pid > 0);
+
+  // contd restarts: the shim owns the task; nothing of the container depends on contd.
+  kill(p.contd->pid, SIGTERM);
+  REQUIRE(p.contd->wait_exit(30s) == 0);
+  p.start_contd();
+  REQUIRE(p.ready());
+  auto after_contd = inspect();
+  REQUIRE(after_contd.status == 0);
+  CHECK(after_contd.output.find("\"Status\": \"running\"") != std::string::npos);
+  CHECK(pid_of(after_contd.output) == pid);
+
+  // containerd restarts under a running contd: the adapter reconnects, the task lives on.
+  p.ctrd.restart();
+  test::command_outcome after_ctrd;
+  for (int i = 0; i < 50; ++i) {
+    after_ctrd = inspect();
+    if (after_ctrd.status == 0)
+      break;
+    std::this_thread::sleep_for(200ms);
+  }
+  REQUIRE(after_ctrd.status == 0);
+  CHECK(pid_of(after_ctrd.output) == pid);
+
+  // The log kept counting through both restarts: no gap in the ticks.
+  std::this_thread::sleep_for(300ms);
+  auto logs = p.ctl({"logs", p.ns, "steady"}).output;
+  std::istringstream in{logs};
+  int last = -1;
+  bool contiguous = true;
+  for (std::string line; std::getline(in, line);) {
+    int n = std::atoi(line.substr(5).c_str());
+    if (last >= 0 && n != last + 1)
+      contiguous = false;
+    last = n;
+  }
+  CHECK(contiguous);
+  CHECK(last > 10);
+  CHECK(p.ctl({"rm", p.ns, "steady"}).status == 0);
+}
