@@ -399,34 +399,26 @@ void delete_records(tenant_pointer self, string id, void_promise rp, step done) 
     rp.deliver(err);
     done();
   };
+  // Task first, container second: a container record is never deleted under a task.
+  auto remove_container = [self, ns, id, rp, done, fail]() mutable {
+    self->request(self->state.client, call_timeout(self), atom::ctr_delete_v, ns, id)
+      .then(
+        [self, ns, id, rp, done]() mutable {
+          std::error_code ec;
+          std::filesystem::remove(log_path(self->state.config, ns, id), ec);
+          rp.deliver(caf::unit);
+          done();
+        },
+        fail);
+  };
   self->request(self->state.client, call_timeout(self), atom::tsk_delete_v, ns, id)
-    .then(
-      [self, ns, id, rp, done, fail](exit_info&) mutable {
-        self->request(self->state.client, call_timeout(self), atom::ctr_delete_v, ns, id)
-          .then(
-            [self, ns, id, rp, done]() mutable {
-              std::error_code ec;
-              std::filesystem::remove(log_path(self->state.config, ns, id), ec);
-              rp.deliver(caf::unit);
-              done();
-            },
-            fail);
-      },
-      [self, ns, id, rp, done, fail](caf::error& err) mutable {
-        if (!(err == errc::not_found)) {
-          fail(err);
-          return;
-        }
-        self->request(self->state.client, call_timeout(self), atom::ctr_delete_v, ns, id)
-          .then(
-            [self, ns, id, rp, done]() mutable {
-              std::error_code ec;
-              std::filesystem::remove(log_path(self->state.config, ns, id), ec);
-              rp.deliver(caf::unit);
-              done();
-            },
-            fail);
-      });
+    .then([remove_container](exit_info&) mutable { remove_container(); },
+          [remove_container, fail](caf::error& err) mutable {
+            if (err == errc::not_found)
+              remove_container();
+            else
+              fail(err);
+          });
 }
 
 void stop_then_delete(tenant_pointer self, string id, std::chrono::nanoseconds grace,
