@@ -44,7 +44,13 @@ void maybe_idle(tenant_pointer self) {
     self->quit();
     return;
   }
-  self->delayed_send(self, st.config.idle_timeout, atom::tick_v, ++st.idle_generation);
+  st.idle_since = self->clock().now();
+  // One idle timer at a time (a timer per operation would pile up under load); the tick
+  // re-arms itself for the rest of the period when work came and went meanwhile.
+  if (!st.tick_pending) {
+    st.tick_pending = true;
+    self->delayed_send(self, st.config.idle_timeout, atom::tick_v, st.idle_generation);
+  }
 }
 
 void start_waiting(tenant_pointer self, const string& id);
@@ -772,9 +778,16 @@ tenant_actor::behavior_type tenant(tenant_pointer self, std::string ns, tenant_c
     },
     [self](atom::tick, uint64_t generation) {
       auto& st = self->state;
-      if (generation != st.idle_generation || !st.lanes.empty() || st.side_calls > 0
-          || st.retiring)
+      st.tick_pending = false;
+      if (!st.lanes.empty() || st.side_calls > 0 || st.retiring)
+        return; // busy: the end of the work re-arms the timer
+      auto idle_for = self->clock().now() - st.idle_since;
+      if (generation != st.idle_generation && idle_for < st.config.idle_timeout) {
+        st.tick_pending = true;
+        self->delayed_send(self, st.config.idle_timeout - idle_for, atom::tick_v,
+                           st.idle_generation);
         return;
+      }
       self->send(st.module, atom::idle_v, st.ns, tenant_actor{self});
     },
   };

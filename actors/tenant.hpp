@@ -11,6 +11,8 @@
 #include <optional>
 #include <string>
 
+#include <caf/actor_clock.hpp>
+
 #include "messages/messages.hpp"
 
 namespace contd {
@@ -61,7 +63,9 @@ struct tenant_state {
   std::map<std::string, lane> lanes;
   /// List calls in flight (not bound to one container).
   size_t side_calls = 0;
-  uint64_t idle_generation = 0;
+  uint64_t idle_generation = 0; // bumped by every operation
+  bool tick_pending = false;
+  caf::actor_clock::time_point idle_since; // when the last work ended
   bool retiring = false;
   uint64_t exec_counter = 0;
   std::string exec_prefix; // random per tenant incarnation

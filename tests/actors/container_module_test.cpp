@@ -486,3 +486,18 @@ TEST_CASE_METHOD(fixture, "Inspects of one container run side by side, a write w
   REQUIRE(*r3);
   CHECK((*r3)->state.stop_requested);
 }
+
+TEST_CASE_METHOD(fixture, "a tenant is retired a full idle period after its last work",
+                 "[module]") {
+  REQUIRE(run_container("ns1", make_container("a")));
+  sched.advance_time(30s);
+  run();
+  REQUIRE(request<std::vector<std::string>>(module, atom::list_v, std::string{"ns1"}));
+  sched.advance_time(30s); // the first timer fires: only 30 s idle, it re-arms
+  run();
+  CHECK(mod().tenants.size() == 1);
+  sched.advance_time(30s);
+  run();
+  CHECK(mod().tenants.empty());
+  CHECK(mod().tenants_spawned == 1);
+}
