@@ -331,6 +331,12 @@ void containerd_instance::purge_namespace(const std::string& ns) const {
   // empty, and "default" is left alone in case a system containerd uses it.
   if (ns != "default")
     rmdir((runc_root / ns).c_str());
+  // runc removes a container's cgroups but not the per-namespace parents (cgroupsPath is
+  // /<ns>/<id>); rmdir removes them only when empty.
+  std::error_code ec;
+  for (const auto& controller : fs::directory_iterator("/sys/fs/cgroup", ec))
+    rmdir((controller.path() / ns).c_str());
+  rmdir((fs::path{"/sys/fs/cgroup"} / ns).c_str());
 }
 
 namespace {
