@@ -49,7 +49,7 @@ void maybe_idle(tenant_pointer self) {
   // re-arms itself for the rest of the period when work came and went meanwhile.
   if (!st.tick_pending) {
     st.tick_pending = true;
-    self->delayed_send(self, st.config.idle_timeout, atom::tick_v, st.idle_generation);
+    self->delayed_send(self, st.config.idle_timeout, atom::timer_v, st.idle_generation);
   }
 }
 
@@ -776,7 +776,7 @@ tenant_actor::behavior_type tenant(tenant_pointer self, std::string ns, tenant_c
       self->state.retiring = true;
       maybe_idle(self);
     },
-    [self](atom::tick, uint64_t generation) {
+    [self](atom::timer, uint64_t generation) {
       auto& st = self->state;
       st.tick_pending = false;
       if (!st.lanes.empty() || st.side_calls > 0 || st.retiring)
@@ -784,7 +784,7 @@ tenant_actor::behavior_type tenant(tenant_pointer self, std::string ns, tenant_c
       auto idle_for = self->clock().now() - st.idle_since;
       if (generation != st.idle_generation && idle_for < st.config.idle_timeout) {
         st.tick_pending = true;
-        self->delayed_send(self, st.config.idle_timeout - idle_for, atom::tick_v,
+        self->delayed_send(self, st.config.idle_timeout - idle_for, atom::timer_v,
                            st.idle_generation);
         return;
       }

@@ -80,7 +80,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(contd, caf::first_custom_type_id)
   CAF_ADD_ATOM(contd, contd::atom, version, "version")
   CAF_ADD_ATOM(contd, contd::atom, build, "build")
   CAF_ADD_ATOM(contd, contd::atom, done, "done")
-  CAF_ADD_ATOM(contd, contd::atom, tick, "tick")
+  CAF_ADD_ATOM(contd, contd::atom, timer, "timer")
 
 CAF_END_TYPE_ID_BLOCK(contd)
 

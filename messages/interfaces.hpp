@@ -163,7 +163,7 @@ using tenant_actor = caf::typed_actor<
   // the module retires this tenant: finish the queued work, then quit
   caf::reacts_to<atom::done>,
   // internal: the idle timer of generation n fired
-  caf::reacts_to<atom::tick, uint64_t>>;
+  caf::reacts_to<atom::timer, uint64_t>>;
 
 /// The module actor: the public interface plus what tenants and the event stream send it.
 using module_actor = container_module_actor::extend<

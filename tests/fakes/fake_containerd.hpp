@@ -18,7 +18,7 @@
 namespace contd::test {
 
 using fake_containerd_actor =
-  containerd_client_actor::extend<caf::reacts_to<atom::tick, uint64_t>>;
+  containerd_client_actor::extend<caf::reacts_to<atom::timer, uint64_t>>;
 
 struct fake_containerd_state {
   static inline const char* name = "mock.containerd";
@@ -188,7 +188,7 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
         auto rp = self->make_response_promise<task_info>();
         auto key = (uint64_t{1} << 40) + st.next_wait++;
         st.delayed_gets.emplace(key, std::make_pair(rp, it->second));
-        self->delayed_send(self, std::chrono::seconds{1}, atom::tick_v, key);
+        self->delayed_send(self, std::chrono::seconds{1}, atom::timer_v, key);
         return rp;
       }
       return it->second;
@@ -225,7 +225,7 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
       auto rp = self->make_response_promise<exit_info>();
       auto wid = st.next_wait++;
       st.waits.emplace(wid, fake_containerd_state::pending_wait{{ns, id}, rp});
-      self->delayed_send(self, timeout, atom::tick_v, wid);
+      self->delayed_send(self, timeout, atom::timer_v, wid);
       return rp;
     },
     [self](atom::tsk_cancel, const std::string& ns, const std::string& id) {
@@ -268,7 +268,7 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
       return exec_result{0, "", false};
     },
     [](atom::subscribe, const event_sink_actor&, const std::vector<std::string>&) {},
-    [self](atom::tick, uint64_t wid) {
+    [self](atom::timer, uint64_t wid) {
       auto& st = self->state;
       if (auto g = st.delayed_gets.find(wid); g != st.delayed_gets.end()) {
         g->second.first.deliver(g->second.second);
