@@ -151,7 +151,7 @@ module_actor::behavior_type container_module(container_module_pointer self, tena
     [self](atom::list_ns) -> caf::result<std::vector<std::string>> {
       return self->delegate(self->state.client, atom::ns_list_v);
     },
-    [self](atom::idle, const std::string& ns, tenant_actor t) {
+    [self](atom::retire, const std::string& ns, tenant_actor t) {
       auto& tenants = self->state.tenants;
       auto it = tenants.find(ns);
       if (it == tenants.end() || it->second != t)

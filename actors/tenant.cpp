@@ -788,7 +788,7 @@ tenant_actor::behavior_type tenant(tenant_pointer self, std::string ns, tenant_c
                            st.idle_generation);
         return;
       }
-      self->send(st.module, atom::idle_v, st.ns, tenant_actor{self});
+      self->send(st.module, atom::retire_v, st.ns, tenant_actor{self});
     },
   };
 }

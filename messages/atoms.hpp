@@ -76,7 +76,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(contd, caf::first_custom_type_id)
   CAF_ADD_ATOM(contd, contd::atom, sub_retry, "sub_retry")
 
   // spec builder, tenants
-  CAF_ADD_ATOM(contd, contd::atom, idle, "idle")
+  CAF_ADD_ATOM(contd, contd::atom, retire, "retire")
   CAF_ADD_ATOM(contd, contd::atom, version, "version")
   CAF_ADD_ATOM(contd, contd::atom, build, "build")
   CAF_ADD_ATOM(contd, contd::atom, done, "done")

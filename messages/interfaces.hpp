@@ -168,7 +168,7 @@ using tenant_actor = caf::typed_actor<
 /// The module actor: the public interface plus what tenants and the event stream send it.
 using module_actor = container_module_actor::extend<
   // a tenant has been idle: retire it unless work arrived meanwhile
-  caf::reacts_to<atom::idle, std::string, tenant_actor>,
+  caf::reacts_to<atom::retire, std::string, tenant_actor>,
   // containerd events, routed to the owning tenant
   caf::reacts_to<atom::event, task_event>>;
 
