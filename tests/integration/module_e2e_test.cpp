@@ -333,3 +333,21 @@ TEST_CASE("concurrent Runs in 10 tenants all succeed", "[e2e][integration]") {
   for (int i = 0; i < 10; ++i)
     CHECK_FALSE(c.two("Delete", nss[i], "c" + std::to_string(i)).call_error);
 }
+
+TEST_CASE("a container killed by the OOM killer is reported OOMKilled", "[e2e][integration]") {
+  stack s;
+  caller c{s};
+  auto ns = s.new_ns();
+  auto spec = s.make("hog", "/bin/sh -c 'x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done'");
+  spec.memory = 8 << 20;
+  REQUIRE_FALSE(c.run(ns, spec).call_error);
+  container got;
+  REQUIRE(eventually(
+    [&] {
+      got = zbus::decode_container(*c.two("Inspect", ns, "hog").data);
+      return got.state.status == "stopped" && got.state.oom_killed;
+    },
+    30s));
+  CHECK(got.state.exit_code == 137);
+  CHECK_FALSE(c.two("Delete", ns, "hog").call_error);
+}
