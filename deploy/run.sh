@@ -61,7 +61,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 if [ -z "$broker" ]; then
-  redis-server --port 0 --unixsocket "$state/redis.sock" --unixsocketperm 700 --save "" \
+  # Own sessions: a Ctrl-C reaches contd (which stops gracefully) and this script, whose clean-up
+  # still needs redis and containerd.
+  setsid redis-server --port 0 --unixsocket "$state/redis.sock" --unixsocketperm 700 --save "" \
     --appendonly no --dir "$state" --logfile "$state/redis.log" &
   pids+=($!)
   broker="unix://$state/redis.sock"
@@ -83,7 +85,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [debug]
   address = "$state/containerd/debug.sock"
 EOF
-  containerd --config "$state/containerd/config.toml" >"$state/containerd.log" 2>&1 &
+  setsid containerd --config "$state/containerd/config.toml" >"$state/containerd.log" 2>&1 &
   pids+=($!)
   own_containerd=1
   echo "run.sh: private containerd on $ctrd_sock"
