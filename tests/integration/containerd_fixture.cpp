@@ -431,6 +431,28 @@ void containerd_instance::kill_leftover_shims() const {
   }
 }
 
+namespace {
+
+/// Detaches every mount below `dir`, deepest first so nested mounts go before their parents.
+void unmount_below(const fs::path& dir) {
+  std::vector<std::string> targets;
+  std::istringstream in{read_text("/proc/self/mountinfo")};
+  const std::string prefix = dir.string() + "/";
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream fields{line};
+    std::string id, parent, dev, root, target;
+    fields >> id >> parent >> dev >> root >> target;
+    if (target.compare(0, prefix.size(), prefix) == 0)
+      targets.push_back(target);
+  }
+  std::sort(targets.begin(), targets.end(),
+            [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  for (const auto& t : targets)
+    umount2(t.c_str(), MNT_DETACH);
+}
+
+} // namespace
+
 void containerd_instance::sweep_stale() {
   // Leftovers of a fixture whose test process died without its destructor (a crash, a ctest
   // timeout): its directory names the owner PID; when that process is gone, nothing of it may
@@ -469,40 +491,13 @@ void containerd_instance::sweep_stale() {
           && arg_after(argv, "--config") == config)
         kill(pid, SIGKILL);
     }
-    std::vector<std::string> targets;
-    std::istringstream in{read_text("/proc/self/mountinfo")};
-    const std::string prefix = entry.path().string() + "/";
-    for (std::string line; std::getline(in, line);) {
-      std::istringstream fields{line};
-      std::string id, parent, dev, root, target;
-      fields >> id >> parent >> dev >> root >> target;
-      if (target.compare(0, prefix.size(), prefix) == 0)
-        targets.push_back(target);
-    }
-    std::sort(targets.begin(), targets.end(),
-              [](const auto& a, const auto& b) { return a.size() > b.size(); });
-    for (const auto& t : targets)
-      umount2(t.c_str(), MNT_DETACH);
+    unmount_below(entry.path());
     fs::remove_all(entry.path(), ec);
   }
 }
 
 void containerd_instance::unmount_all() const {
-  // Deepest first, so that nested mounts go before their parents.
-  std::vector<std::string> targets;
-  std::istringstream in{read_text("/proc/self/mountinfo")};
-  const std::string prefix = dir_.string() + "/";
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream fields{line};
-    std::string id, parent, dev, root, target;
-    fields >> id >> parent >> dev >> root >> target;
-    if (target.compare(0, prefix.size(), prefix) == 0)
-      targets.push_back(target);
-  }
-  std::sort(targets.begin(), targets.end(),
-            [](const auto& a, const auto& b) { return a.size() > b.size(); });
-  for (const auto& t : targets)
-    umount2(t.c_str(), MNT_DETACH);
+  unmount_below(dir_);
 }
 
 std::string containerd_instance::spec_json(const std::string& ns, const std::string& id,

@@ -16,6 +16,7 @@
 #include "src/module.hpp"
 #include "src/zbus/client.hpp"
 #include "tests/integration/containerd_fixture.hpp"
+#include "tests/integration/eventually.hpp"
 #include "tests/integration/redis_fixture.hpp"
 
 using namespace contd;
@@ -112,16 +113,7 @@ struct caller {
   }
 };
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred())
-      return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return pred();
-}
+using test::eventually;
 
 bool ctr_has_container(const stack& s, const std::string& ns, const std::string& id) {
   auto r = s.ctrd.ctr({"-n", ns, "containers", "ls", "-q"});

@@ -22,6 +22,7 @@
 #include "src/front_door.hpp"
 #include "src/zbus/client.hpp"
 #include "tests/fakes/zbus_fakes.hpp"
+#include "tests/integration/eventually.hpp"
 #include "tests/integration/redis_fixture.hpp"
 
 using namespace contd;
@@ -35,16 +36,7 @@ std::string vector_file(const std::string& name) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred())
-      return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
+using test::eventually;
 
 struct stack {
   test::redis_server redis;
