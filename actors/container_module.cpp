@@ -77,9 +77,11 @@ module_actor::behavior_type container_module(container_module_pointer self, tena
   st.config = std::move(config);
   st.client = std::move(client);
   st.builder = std::move(builder);
-  // OOM events mark containers (a label, so Inspect reports it after a restart of contd too).
+  // The tenants supervise from these events; every (re)opening of the stream is followed by a
+  // resync, which reconciles every namespace (at start too: that is the boot reconcile).
   self->send(st.client, atom::subscribe_v, event_sink_actor{self},
-             std::vector<std::string>{R"(topic=="/tasks/oom")"});
+             std::vector<std::string>{R"(topic=="/tasks/exit")", R"(topic=="/tasks/oom")",
+                                      R"(topic=="/tasks/start")", R"(topic=="/tasks/delete")"});
   // A tenant that stops is forgotten (links deliver its exit). Any other exit — a shutdown, or
   // the adapter or the builder going away — stops the module, and with it its tenants.
   self->set_exit_handler([self](const caf::exit_msg& msg) {
@@ -161,9 +163,40 @@ module_actor::behavior_type container_module(container_module_pointer self, tena
       self->send(t, atom::done_v);
     },
     [self](atom::event, task_event& ev) {
-      auto t = tenant_of(self, ev.ns);
-      if (t)
-        self->send(*t, atom::event_v, std::move(ev));
+      // Only tenants that exist supervise something: a namespace without one has nothing of
+      // contd's (a tenant with containers never retires), so its events are not contd's concern.
+      auto& tenants = self->state.tenants;
+      if (auto it = tenants.find(ev.ns); it != tenants.end())
+        self->send(it->second, atom::event_v, std::move(ev));
+    },
+    [self](atom::resync) {
+      auto& st = self->state;
+      st.resyncs++;
+      // Tenants that exist reconcile now; a namespace without one gets one, which reconciles as
+      // it starts (and retires again if it finds nothing of contd's).
+      for (auto& [ns, t] : st.tenants)
+        self->send(t, atom::resync_v);
+      self->request(st.client, st.config.call_timeout, atom::ns_list_v)
+        .then(
+          [self](std::vector<std::string>& names) {
+            for (const auto& ns : names)
+              if (!self->state.tenants.count(ns))
+                if (!tenant_of(self, ns))
+                  spdlog::warn("container module: namespace {} has a name contd cannot use",
+                               ns);
+          },
+          [](caf::error& err) {
+            // The stream re-opens (and resyncs) once containerd answers again.
+            spdlog::warn("container module: cannot list namespaces to reconcile: {}",
+                         error_text(err));
+          });
+    },
+    [self](atom::publish, container_event& ev) {
+      if (self->state.publisher)
+        self->send(self->state.publisher, atom::publish_v, std::move(ev));
+    },
+    [self](atom::attach, event_publisher_actor publisher) {
+      self->state.publisher = std::move(publisher);
     },
   };
 }

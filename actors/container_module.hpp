@@ -1,6 +1,7 @@
 // The container module: the actor behind zbus. It validates the namespace, routes each call to the
-// tenant of that namespace (spawned on first use, retired when idle), answers ListNS and List("")
-// across namespaces itself, and routes containerd events to tenants.
+// tenant of that namespace (spawned on first use or by reconciliation, retired when idle and
+// supervising nothing), answers ListNS and List("") across namespaces itself, routes containerd
+// events to tenants, and forwards their state transitions to a publisher.
 #pragma once
 
 #include <map>
@@ -18,6 +19,8 @@ struct container_module_state {
   spec_builder_actor builder;
   std::map<std::string, tenant_actor> tenants;
   uint64_t tenants_spawned = 0;
+  uint64_t resyncs = 0; // event stream (re)openings seen
+  event_publisher_actor publisher; // where state transitions go; none by default
 };
 
 using container_module_pointer = module_actor::stateful_pointer<container_module_state>;

@@ -63,6 +63,7 @@ struct subscription {
   std::shared_ptr<event_stream> stream;
   caf::timespan backoff{0};
   std::chrono::steady_clock::time_point opened;
+  uint64_t generation = 0; // of the stream now open; a probe of an older one is stale
 };
 
 struct client_core {
@@ -285,6 +286,27 @@ void exec_start(pointer self, exec_ptr job) {
 
 // --- events ----------------------------------------------------------------------------------
 
+/// Tells the sink that stream `generation` of subscription `sub_id` is open, once containerd
+/// answers a call made after the stream was started: the call travels on the same connection,
+/// so containerd has the subscription by then (an event in the instant between is caught by the
+/// reconciliation the sink starts on this message). Retried while the stream lives.
+void probe_stream(pointer self, uint64_t sub_id, uint64_t generation) {
+  auto c = make_call<google::protobuf::Empty, version_v1::VersionResponse>();
+  launch(self, "Version.Version", "", call_timeout(self), c, CONTD_RPC(version, Version),
+         [self, sub_id, generation](auto&, rpc_status& s) {
+           auto& subs = self->state.core->subs;
+           auto i = subs.find(sub_id);
+           if (i == subs.end() || i->second.generation != generation || !i->second.stream)
+             return; // cancelled, or a newer stream has its own probe
+           if (!s.ok()) {
+             self->delayed_send(self, self->state.config.resubscribe_min, atom::sub_probe_v,
+                                sub_id, generation);
+             return;
+           }
+           self->send(i->second.sink, atom::resync_v);
+         });
+}
+
 void open_stream(pointer self, uint64_t sub_id) {
   auto& core = *self->state.core;
   auto i = core.subs.find(sub_id);
@@ -292,6 +314,7 @@ void open_stream(pointer self, uint64_t sub_id) {
     return;
   auto hdl = caf::actor_cast<containerd_client_impl_actor>(self);
   i->second.opened = std::chrono::steady_clock::now();
+  auto generation = ++i->second.generation;
   // Both callbacks run on gRPC threads: post, never touch the state.
   i->second.stream = cd::event_stream::open(
     *core.rpc.events, cd::inflight::enter(core.calls), i->second.filters,
@@ -299,6 +322,7 @@ void open_stream(pointer self, uint64_t sub_id) {
     [hdl, sub_id](int32_t code, string msg) {
       caf::anon_send(hdl, atom::sub_ended_v, sub_id, code, std::move(msg));
     });
+  probe_stream(self, sub_id, generation);
 }
 
 void drop_subscriptions_of(pointer self, const caf::actor_addr& sink) {
@@ -692,7 +716,7 @@ containerd_client_impl_actor::behavior_type containerd_client(containerd_client_
         filters = {R"(topic=="/tasks/exit")", R"(topic=="/tasks/oom")"};
       auto sub_id = ++core.next_sub;
       core.subs.emplace(sub_id, cd::subscription{sink, std::move(filters), nullptr,
-                                                 self->state.config.resubscribe_min, {}});
+                                                 self->state.config.resubscribe_min, {}, 0});
       self->monitor(sink);
       open_stream(self, sub_id);
     },
@@ -734,6 +758,9 @@ containerd_client_impl_actor::behavior_type containerd_client(containerd_client_
       sub.backoff = std::min(sub.backoff * 2, cfg.resubscribe_max);
     },
     [self](atom::sub_retry, uint64_t sub_id) { open_stream(self, sub_id); },
+    [self](atom::sub_probe, uint64_t sub_id, uint64_t generation) {
+      probe_stream(self, sub_id, generation);
+    },
   };
 }
 

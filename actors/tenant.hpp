@@ -1,19 +1,28 @@
-// A tenant: the actor that owns one containerd namespace. It turns the module's calls into
-// containerd operations, one FIFO per container (operations on one container never reorder or
-// overlap; different containers proceed interleaved), and owns the transactions: Run is
-// all-or-nothing, Delete is SIGTERM -> grace -> SIGKILL to all -> bounded wait -> delete.
+// A tenant: the actor that owns one containerd namespace and supervises the containers contd
+// manages in it.
+//
+// Per container it keeps a model: what the caller asked for (the request, the desired state, the
+// restart policy) and what containerd reports (the observed state, exits, restarts). The model is
+// fed by containerd's events and by reconciliation; its durable part is stored on the container
+// as labels, so a restarted contd decides as the one before it. Inspect answers from the model.
+//
+// Operations on one container run in order and never overlap (a FIFO per container); different
+// containers never wait for each other. The transactions — run, delete, signal, exec, restart,
+// sync — are jobs in tenant_jobs.cpp; this file routes calls and events to them.
 #pragma once
 
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
+#include <random>
 #include <string>
 
 #include <caf/actor_clock.hpp>
 
 #include "messages/messages.hpp"
+#include "src/supervise/fifo.hpp"
+#include "src/supervise/policy.hpp"
 
 namespace contd {
 
@@ -31,42 +40,92 @@ struct tenant_config {
   /// Lines returned by Logs, and the most bytes read from the end of the log for them.
   size_t log_lines = 100;
   size_t log_max_bytes = 256 * 1024;
-  /// A tenant without work for this long asks the module to retire it.
+  /// A tenant without work and without containers to supervise for this long asks the module to
+  /// retire it.
   std::chrono::milliseconds idle_timeout{60000};
+  /// How often a tenant with containers reconciles its namespace even without a stream gap.
+  std::chrono::milliseconds reconcile_period{60000};
+  /// How long a rollback keeps retrying while containerd is unreachable before it leaves the
+  /// rest to reconciliation (the caller waits for it).
+  std::chrono::milliseconds rollback_bound{10000};
+  /// Unix time (ns) at the tenant's start; 0 reads the system clock once at spawn. Afterwards
+  /// the tenant measures time only with its actor clock (simulated in tests).
+  int64_t unix_origin_ns = 0;
+  /// Seed of the backoff jitter; 0 draws one.
+  uint64_t jitter_seed = 0;
 };
 
-/// Labels contd puts on what it creates.
+/// Labels contd puts on what it creates; the durable part of a container's model.
 inline constexpr const char* label_managed = "contd.managed";
 inline constexpr const char* label_stop_requested = "contd.stop-requested";
 inline constexpr const char* label_oom_killed = "contd.oom-killed";
+/// creating (a Run not yet answered), running, stopped (SignalDelete), deleted (a Delete or a
+/// rolled-back Run not yet finished).
+inline constexpr const char* label_desired = "contd.desired";
+inline constexpr const char* label_restarts = "contd.restarts";
+inline constexpr const char* label_exits = "contd.exits"; // see supervise::encode_exits
+inline constexpr const char* label_failed = "contd.failed"; // why contd gave up, or empty
+
+enum class desired_state { creating, running, stopped, deleted };
+
+const char* to_string(desired_state d);
+desired_state desired_from_labels(const label_map& labels);
+
+/// What a tenant knows of one managed container.
+struct container_model {
+  container request;     // what Inspect returns (name, created_at filled in)
+  std::string spec_json; // the OCI spec stored in containerd
+  desired_state desired = desired_state::creating;
+  supervise::policy policy;
+  supervise::history history;
+  container_state state; // observed: status, pid, exits, restarts, reason
+  /// A pending restart timer carries this; bumping it cancels the timer.
+  uint64_t restart_generation = 0;
+  bool restart_pending = false;
+  /// A task of it is being created and started.
+  bool starting = false;
+  /// An exit that arrived while a Run of this container was still in flight.
+  std::optional<task_event> exit_during_run;
+  /// Bumped by every job that changes the container: a reconcile listing older than the last
+  /// change is not applied.
+  uint64_t epoch = 0;
+};
 
 struct tenant_state {
   static inline const char* name = "contd.tenant";
-
-  using step = std::function<void()>;
 
   std::string ns;
   tenant_config config;
   module_actor module;
   containerd_client_actor client;
   spec_builder_actor builder;
-  /// Per container: what runs and what waits. An operation gets `done` and calls it once.
-  struct lane {
-    struct entry {
-      std::function<void(step)> op;
-      bool read = false;
-    };
-    std::deque<entry> waiting;
-    size_t running = 0;
-    bool reading = false; // the running operations are reads
-  };
-  std::map<std::string, lane> lanes;
-  /// List calls in flight (not bound to one container).
+
+  std::map<std::string, container_model> models;
+  supervise::container_fifo fifo;
+  /// Work not bound to one container (List, Logs, reconcile listings).
   size_t side_calls = 0;
+  /// False from a stream gap until the reconciliation after it is complete: meanwhile Inspect
+  /// asks containerd instead of the model.
+  bool synced = false;
+  bool reconciling = false;
+  bool reconcile_again = false; // a gap arrived during a reconciliation
+  size_t syncs_pending = 0;     // per-container syncs of the running reconciliation
+  uint64_t reconcile_generation = 0;
+  uint64_t epoch = 0; // source of container_model::epoch
+
   uint64_t idle_generation = 0; // bumped by every operation
   bool tick_pending = false;
   caf::actor_clock::time_point idle_since; // when the last work ended
   bool retiring = false;
+
+  int64_t unix_origin_ns = 0;
+  caf::actor_clock::time_point clock_origin;
+  std::minstd_rand jitter;
+
+  /// Continuations waiting for a timer (atom::retry carries the key).
+  std::map<uint64_t, std::function<void()>> timers;
+  uint64_t next_timer = 0;
+
   uint64_t exec_counter = 0;
   std::string exec_prefix; // random per tenant incarnation
 };

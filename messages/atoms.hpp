@@ -19,6 +19,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(contd, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(contd, (contd::logs_redis))
   CAF_ADD_TYPE_ID(contd, (contd::log_sink))
   CAF_ADD_TYPE_ID(contd, (contd::stats_sink))
+  CAF_ADD_TYPE_ID(contd, (contd::restart_policy))
   CAF_ADD_TYPE_ID(contd, (contd::container_state))
   CAF_ADD_TYPE_ID(contd, (contd::container))
   CAF_ADD_TYPE_ID(contd, (std::vector<contd::container>))
@@ -30,6 +31,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(contd, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(contd, (contd::exit_info))
   CAF_ADD_TYPE_ID(contd, (contd::exec_result))
   CAF_ADD_TYPE_ID(contd, (contd::task_event))
+  CAF_ADD_TYPE_ID(contd, (contd::container_event))
 
   // zbus container module methods
   CAF_ADD_ATOM(contd, contd::atom, run, "run")
@@ -74,6 +76,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(contd, caf::first_custom_type_id)
   CAF_ADD_ATOM(contd, contd::atom, sub_event, "sub_event")
   CAF_ADD_ATOM(contd, contd::atom, sub_ended, "sub_ended")
   CAF_ADD_ATOM(contd, contd::atom, sub_retry, "sub_retry")
+  CAF_ADD_ATOM(contd, contd::atom, sub_probe, "sub_probe")
+  CAF_ADD_ATOM(contd, contd::atom, resync, "resync")
 
   // spec builder, tenants
   CAF_ADD_ATOM(contd, contd::atom, retire, "retire")
@@ -81,6 +85,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(contd, caf::first_custom_type_id)
   CAF_ADD_ATOM(contd, contd::atom, build, "build")
   CAF_ADD_ATOM(contd, contd::atom, done, "done")
   CAF_ADD_ATOM(contd, contd::atom, timer, "timer")
+  CAF_ADD_ATOM(contd, contd::atom, publish, "publish")
 
 CAF_END_TYPE_ID_BLOCK(contd)
 

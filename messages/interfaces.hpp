@@ -76,8 +76,14 @@ using zbus_ingress_actor = caf::typed_actor<
 
 /// Receives the events of a subscription.
 using event_sink_actor = caf::typed_actor<
-  // one /tasks/exit or /tasks/oom event
-  caf::reacts_to<atom::event, task_event>>;
+  // one /tasks/exit, /tasks/oom, /tasks/start or /tasks/delete event
+  caf::reacts_to<atom::event, task_event>,
+  // the stream is (again) open: events may have been missed since the last one; reconcile
+  caf::reacts_to<atom::resync>>;
+
+/// Receives every state transition of a managed container (published on the zbus event stream).
+using event_publisher_actor = caf::typed_actor<
+  caf::reacts_to<atom::publish, container_event>>;
 
 using containerd_client_actor = caf::typed_actor<
   // containerd's version string (Version.Version)
@@ -136,7 +142,9 @@ using containerd_client_impl_actor = containerd_client_actor::extend<
   // internal: the stream of subscription n ended with (gRPC status code, message)
   caf::reacts_to<atom::sub_ended, uint64_t, int32_t, std::string>,
   // internal: timer: re-open the stream of subscription n
-  caf::reacts_to<atom::sub_retry, uint64_t>>;
+  caf::reacts_to<atom::sub_retry, uint64_t>,
+  // internal: timer: check again that stream generation g of subscription n is open
+  caf::reacts_to<atom::sub_probe, uint64_t, uint64_t>>;
 
 // --- spec builder --------------------------------------------------------------------------
 
@@ -147,8 +155,9 @@ using spec_builder_actor = caf::typed_actor<
 
 // --- the container module's inside ----------------------------------------------------------
 
-/// One tenant per containerd namespace: serialises operations per container, runs different
-/// containers concurrently. Same calls as the module (ns is always the tenant's own).
+/// One tenant per containerd namespace: the supervisor of its managed containers. Serialises
+/// operations per container, runs different containers concurrently. Same calls as the module
+/// (ns is always the tenant's own).
 using tenant_actor = caf::typed_actor<
   caf::replies_to<atom::run, std::string, container>::with<std::string>,
   caf::replies_to<atom::inspect, std::string, std::string>::with<container>,
@@ -160,16 +169,38 @@ using tenant_actor = caf::typed_actor<
   caf::replies_to<atom::list, std::string>::with<std::vector<std::string>>,
   // an event of one of this tenant's containers
   caf::reacts_to<atom::event, task_event>,
+  // the event stream had a gap (or contd just started): reconcile the namespace
+  caf::reacts_to<atom::resync>,
   // the module retires this tenant: finish the queued work, then quit
   caf::reacts_to<atom::done>,
   // internal: the idle timer of generation n fired
-  caf::reacts_to<atom::timer, uint64_t>>;
+  caf::reacts_to<atom::timer, uint64_t>,
+  // internal: timer n (a restart backoff, a rollback retry, the periodic reconcile) is due
+  caf::reacts_to<atom::retry, uint64_t>>;
 
 /// The module actor: the public interface plus what tenants and the event stream send it.
 using module_actor = container_module_actor::extend<
   // a tenant has been idle: retire it unless work arrived meanwhile
   caf::reacts_to<atom::retire, std::string, tenant_actor>,
   // containerd events, routed to the owning tenant
-  caf::reacts_to<atom::event, task_event>>;
+  caf::reacts_to<atom::event, task_event>,
+  // the event stream is open again: reconcile every namespace
+  caf::reacts_to<atom::resync>,
+  // a tenant reports a state transition: forwarded to the attached publisher
+  caf::reacts_to<atom::publish, container_event>,
+  // where transitions go (zbus publishes them on Redis); the module runs without one
+  caf::reacts_to<atom::attach, event_publisher_actor>>;
+
+// --- zbus event stream ----------------------------------------------------------------------
+
+/// Detached: owns the connection container events are PUBLISHed on. The public side is
+/// event_publisher_actor (what the module sees); the rest serves contd's main and tests.
+using zbus_publisher_actor = event_publisher_actor::extend<
+  // try to publish everything queued; answers how many events are still held (Redis down)
+  caf::replies_to<atom::drain>::with<uint64_t>,
+  // counters: (events published, events dropped because the queue was full, events held now)
+  caf::replies_to<atom::stats>::with<uint64_t, uint64_t, uint64_t>,
+  // internal: retry the queued events after an outage
+  caf::reacts_to<atom::retry>>;
 
 } // namespace contd

@@ -100,25 +100,52 @@ typename Inspector::result_type inspect(Inspector& f, stats_sink& x) {
   return f(caf::meta::type_name("contd.stats_sink"), x.type, x.endpoint);
 }
 
-/// The live state of a container's task, reported by Inspect in an extra `State` key.
+/// What contd does when a container's task exits (an extra `RestartPolicy` key; Go stubs never
+/// send it). All zero: the original's behaviour, restart on every exit and give up at the 4th
+/// exit within 60 s. A zero MaxRestarts or Window means its default (3 restarts, 60 s).
+struct restart_policy {
+  std::string name;          // "always", "on-failure", "no"; "" = "always"
+  uint64_t max_restarts = 0; // restarts allowed within the window
+  int64_t window = 0;        // nanoseconds (Go time.Duration)
+  bool is_default() const { return name.empty() && max_restarts == 0 && window == 0; }
+  friend bool operator==(const restart_policy& a, const restart_policy& b) {
+    return a.name == b.name && a.max_restarts == b.max_restarts && a.window == b.window;
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, restart_policy& x) {
+  return f(caf::meta::type_name("contd.restart_policy"), x.name, x.max_restarts, x.window);
+}
+
+/// The live state of a container, reported by Inspect in an extra `State` key.
 struct container_state {
-  std::string status = "unknown"; // created, running, stopped, paused, pausing, unknown, no-task
+  /// created, running, stopped, restarting (backoff), failed (gave up), stuck, paused, pausing,
+  /// unknown, no-task
+  std::string status = "unknown";
   uint32_t pid = 0;
   uint32_t exit_code = 0;
   go_time exited_at;
   bool oom_killed = false;
   bool stop_requested = false;
+  uint64_t restarts = 0;       // restarts contd made, over the container's life
+  uint32_t last_exit_code = 0; // of the last exit, also while a restart already runs
+  go_time last_exited_at;
+  std::string reason;          // why it is failed, stuck or restarting
   friend bool operator==(const container_state& a, const container_state& b) {
     return a.status == b.status && a.pid == b.pid && a.exit_code == b.exit_code
            && a.exited_at == b.exited_at && a.oom_killed == b.oom_killed
-           && a.stop_requested == b.stop_requested;
+           && a.stop_requested == b.stop_requested && a.restarts == b.restarts
+           && a.last_exit_code == b.last_exit_code && a.last_exited_at == b.last_exited_at
+           && a.reason == b.reason;
   }
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, container_state& x) {
   return f(caf::meta::type_name("contd.container_state"), x.status, x.pid, x.exit_code,
-           x.exited_at, x.oom_killed, x.stop_requested);
+           x.exited_at, x.oom_killed, x.stop_requested, x.restarts, x.last_exit_code,
+           x.last_exited_at, x.reason);
 }
 
 /// Go `pkg.Container`. Slices that Go distinguishes as nil vs. empty are kept as "empty" here; the
@@ -140,6 +167,7 @@ struct container {
   go_time created_at;
   std::string root_fs_propagation;
   int64_t shutdown_timeout = 0; // nanoseconds (Go time.Duration)
+  restart_policy restart;       // Go: RestartPolicy (contd only; absent = the default)
   /// Only on Inspect results: the live task state. Absent from Run arguments.
   bool has_state = false;
   container_state state;
@@ -151,7 +179,8 @@ struct container {
            && a.memory == b.memory && a.logs == b.logs && a.stats == b.stats
            && a.elevated == b.elevated && a.created_at == b.created_at
            && a.root_fs_propagation == b.root_fs_propagation
-           && a.shutdown_timeout == b.shutdown_timeout && a.has_state == b.has_state
+           && a.shutdown_timeout == b.shutdown_timeout && a.restart == b.restart
+           && a.has_state == b.has_state
            && a.state == b.state;
   }
   friend bool operator!=(const container& a, const container& b) { return !(a == b); }
@@ -161,8 +190,34 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, container& x) {
   return f(caf::meta::type_name("contd.container"), x.name, x.root_fs, x.env, x.working_dir,
            x.network, x.mounts, x.entrypoint, x.interactive, x.cpu, x.memory, x.logs, x.stats,
-           x.elevated, x.created_at, x.root_fs_propagation, x.shutdown_timeout, x.has_state,
-           x.state);
+           x.elevated, x.created_at, x.root_fs_propagation, x.shutdown_timeout, x.restart,
+           x.has_state, x.state);
+}
+
+/// A state transition of a managed container, as published on
+/// `container.container@0.0.1.Events` (msgpack map with the Go-style keys in the comments).
+struct container_event {
+  std::string ns;   // Namespace
+  std::string id;   // ID
+  std::string kind; // Kind: started, exited, oom, restarting, restarted, failed, stopped,
+                    // deleted, stuck, removed (a leftover of an unfinished Run)
+  uint32_t exit_code = 0; // ExitCode
+  uint32_t signal = 0;    // Signal: the signal that ended the process (exit code 128+n), or 0
+  bool oom_killed = false; // OOMKilled
+  uint64_t restarts = 0;   // Restarts
+  go_time at;              // At
+  std::string reason;      // Reason
+  friend bool operator==(const container_event& a, const container_event& b) {
+    return a.ns == b.ns && a.id == b.id && a.kind == b.kind && a.exit_code == b.exit_code
+           && a.signal == b.signal && a.oom_killed == b.oom_killed && a.restarts == b.restarts
+           && a.at == b.at && a.reason == b.reason;
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, container_event& x) {
+  return f(caf::meta::type_name("contd.container_event"), x.ns, x.id, x.kind, x.exit_code,
+           x.signal, x.oom_killed, x.restarts, x.at, x.reason);
 }
 
 /// Counters of the ingress, for tests, logs and the status of the daemon.

@@ -72,6 +72,27 @@ std::optional<task_event> unpack_event(const ::containerd::services::events::v1:
     ev.container_id = oom.container_id();
     return ev;
   }
+  if (any.type_url() == task_start_type_url) {
+    ::containerd::events::TaskStart start;
+    if (!start.ParseFromString(any.value()))
+      return std::nullopt;
+    ev.container_id = start.container_id();
+    ev.exec_id = start.container_id();
+    ev.pid = start.pid();
+    return ev;
+  }
+  if (any.type_url() == task_delete_type_url) {
+    ::containerd::events::TaskDelete del;
+    if (!del.ParseFromString(any.value()))
+      return std::nullopt;
+    ev.container_id = del.container_id();
+    // An empty id is the init process (containerd omits it).
+    ev.exec_id = del.id().empty() ? del.container_id() : del.id();
+    ev.pid = del.pid();
+    ev.exit_status = del.exit_status();
+    ev.exited_at = to_go_time(del.exited_at(), del.has_exited_at());
+    return ev;
+  }
   return std::nullopt;
 }
 

@@ -20,6 +20,8 @@ inline constexpr const char* process_type_url =
   "types.containerd.io/opencontainers/runtime-spec/1/Process";
 inline constexpr const char* task_exit_type_url = "containerd.events.TaskExit";
 inline constexpr const char* task_oom_type_url = "containerd.events.TaskOOM";
+inline constexpr const char* task_start_type_url = "containerd.events.TaskStart";
+inline constexpr const char* task_delete_type_url = "containerd.events.TaskDelete";
 inline constexpr const char* runc_v2 = "io.containerd.runc.v2";
 
 /// A protobuf timestamp as Go time; an absent one is Go's zero time, like the Go client sees it.

@@ -340,6 +340,10 @@ std::string request_to_json(const container& c) {
          {"CreatedAt", time_to_json(c.created_at)},
          {"RootFsPropagation", c.root_fs_propagation},
          {"ShutdownTimeout", c.shutdown_timeout}};
+  if (!c.restart.is_default())
+    j["RestartPolicy"] = json{{"Name", c.restart.name},
+                              {"MaxRestarts", c.restart.max_restarts},
+                              {"Window", c.restart.window}};
   if (c.has_state) {
     const auto& s = c.state;
     j["State"] = json{{"Status", s.status},
@@ -401,6 +405,12 @@ result<container> request_from_json(std::string_view text) {
       c.created_at = time_from_json(object_in(*it, "CreatedAt"));
     read(j, "RootFsPropagation", c.root_fs_propagation);
     read(j, "ShutdownTimeout", c.shutdown_timeout);
+    if (auto it = j.find("RestartPolicy"); it != j.end() && !it->is_null()) {
+      const auto& p = object_in(*it, "RestartPolicy");
+      read(p, "Name", c.restart.name);
+      read(p, "MaxRestarts", c.restart.max_restarts);
+      read(p, "Window", c.restart.window);
+    }
     if (auto it = j.find("State"); it != j.end() && !it->is_null()) {
       const auto& s = object_in(*it, "State");
       c.has_state = true;

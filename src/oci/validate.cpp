@@ -581,6 +581,22 @@ std::optional<std::string> validate(const std::string& ns, const container& c,
                           "must be between 0 (the default, 3 s) and 1 h");
   if (auto p = check_sinks(c, lim))
     return p;
+  if (auto p = check_restart_policy(c.restart))
+    return p;
+  return std::nullopt;
+}
+
+std::optional<std::string> check_restart_policy(const restart_policy& p) {
+  if (!p.name.empty() && p.name != "always" && p.name != "on-failure" && p.name != "no")
+    return invalid("RestartPolicy.Name", p.name,
+                   "must be one of always, on-failure, no (or empty: always)");
+  if (p.max_restarts > 1000)
+    return invalid_number("RestartPolicy.MaxRestarts", std::to_string(p.max_restarts),
+                          "must be between 0 (the default, 3) and 1000");
+  constexpr int64_t day = 24LL * 3600 * 1'000'000'000;
+  if (p.window < 0 || p.window > day)
+    return invalid_number("RestartPolicy.Window", std::to_string(p.window) + "ns",
+                          "must be between 0 (the default, 60 s) and 24 h");
   return std::nullopt;
 }
 

@@ -43,6 +43,10 @@ std::optional<std::string> validate(const std::string& ns, const container& c,
 /// ^[A-Za-z0-9]+(?:[._-](?:[A-Za-z0-9]+))*$ (checked without a regex engine: linear, no stack).
 std::optional<std::string> check_identifier(std::string_view field, std::string_view value);
 
+/// RestartPolicy: Name one of "", always, on-failure, no; MaxRestarts at most 1000; Window
+/// between 0 and 24 h.
+std::optional<std::string> check_restart_policy(const restart_policy& p);
+
 /// `redis://host[:port]/channel`: host a DNS name, IPv4 or [IPv6]; port 1..65535; a non-empty
 /// channel without whitespace; no user info, query or fragment.
 std::optional<std::string> check_redis_url(std::string_view field, std::string_view url);

@@ -198,8 +198,29 @@ container_state as_state(const json& v, const std::string& what) {
       s.oom_killed = as_bool(x, what + ".OOMKilled");
     else if (k == "StopRequested")
       s.stop_requested = as_bool(x, what + ".StopRequested");
+    else if (k == "Restarts")
+      s.restarts = as_uint(x, what + ".Restarts");
+    else if (k == "LastExitCode")
+      s.last_exit_code = static_cast<uint32_t>(as_uint(x, what + ".LastExitCode"));
+    else if (k == "LastExitedAt")
+      s.last_exited_at = as_time(x, what + ".LastExitedAt");
+    else if (k == "Reason")
+      s.reason = as_string(x, what + ".Reason");
   });
   return s;
+}
+
+restart_policy as_restart_policy(const json& v, const std::string& what) {
+  restart_policy p;
+  for_each_field(v, what, [&](const std::string& k, const json& x) {
+    if (k == "Name")
+      p.name = as_string(x, what + ".Name");
+    else if (k == "MaxRestarts")
+      p.max_restarts = as_uint(x, what + ".MaxRestarts");
+    else if (k == "Window")
+      p.window = as_int(x, what + ".Window");
+  });
+  return p;
 }
 
 container as_container(const json& v) {
@@ -247,6 +268,8 @@ container as_container(const json& v) {
       c.root_fs_propagation = as_string(x, "RootFsPropagation");
     else if (k == "ShutdownTimeout")
       c.shutdown_timeout = as_int(x, "ShutdownTimeout");
+    else if (k == "RestartPolicy")
+      c.restart = as_restart_policy(x, "RestartPolicy");
     else if (k == "State") {
       c.state = as_state(x, "State");
       c.has_state = true;
@@ -596,6 +619,12 @@ bytes encode_container(const container& c) {
   v["CreatedAt"] = time_value(c.created_at);
   v["RootFsPropagation"] = c.root_fs_propagation;
   v["ShutdownTimeout"] = c.shutdown_timeout;
+  // contd's own keys come after Go's 16 (Go decoders skip keys they do not know); a default
+  // policy is not written, so replies stay byte-identical to the Go server's.
+  if (!c.restart.is_default())
+    v["RestartPolicy"] = ojson{{"Name", c.restart.name},
+                               {"MaxRestarts", c.restart.max_restarts},
+                               {"Window", c.restart.window}};
   if (c.has_state) {
     // An extra key: Go decoders skip keys they do not know.
     ojson s;
@@ -605,6 +634,10 @@ bytes encode_container(const container& c) {
     s["ExitedAt"] = time_value(c.state.exited_at);
     s["OOMKilled"] = c.state.oom_killed;
     s["StopRequested"] = c.state.stop_requested;
+    s["Restarts"] = c.state.restarts;
+    s["LastExitCode"] = c.state.last_exit_code;
+    s["LastExitedAt"] = time_value(c.state.last_exited_at);
+    s["Reason"] = c.state.reason;
     v["State"] = std::move(s);
   }
   return to_bytes(v);

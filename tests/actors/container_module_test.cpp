@@ -1,127 +1,10 @@
 // The container module and its tenants under the deterministic scheduler, over a fake containerd
 // adapter that behaves like containerd (tests/fakes/fake_containerd.hpp).
-#include <catch2/catch.hpp>
-
-#include <algorithm>
-#include <filesystem>
-#include <fstream>
-
-#include "actors/container_module.hpp"
-#include "src/oci/spec.hpp"
-#include "src/oci/validate.hpp"
-#include "tests/deterministic_fixture.hpp"
-#include "tests/fakes/fake_containerd.hpp"
+#include "tests/actors/module_fixture.hpp"
 
 using namespace contd;
 using namespace contd::test;
 using namespace std::chrono_literals;
-
-namespace {
-
-/// The pure spec function without the filesystem checks: an empty RootFS is the one validation
-/// error these tests need.
-spec_builder_actor::behavior_type fake_builder() {
-  return {
-    [](atom::build, const std::string& ns, const container& c) -> caf::result<std::string> {
-      if (c.root_fs.empty())
-        return make_error(errc::invalid_argument, "RootFS: must not be empty");
-      oci::node_facts node;
-      node.cpu_count = 8;
-      node.memory_bytes = uint64_t{16} << 30;
-      auto spec = oci::build_spec(ns, c, node, oci::spec_defaults{});
-      if (!spec)
-        return make_error(errc::invalid_argument, spec.error());
-      return spec->dump();
-    },
-  };
-}
-
-container make_container(const std::string& name) {
-  container c;
-  c.name = name;
-  c.root_fs = "/mnt/" + name;
-  c.network.ns = "netns1";
-  c.entrypoint = "/bin/sleep 1000";
-  c.env = {"A=1"};
-  return c;
-}
-
-struct fixture : deterministic_fixture<> {
-  std::string logs_dir;
-  fake_containerd_actor ctrd;
-  spec_builder_actor builder;
-  module_actor module;
-
-  fixture() {
-    char tmpl[] = "/tmp/contd-module-test.XXXXXX";
-    logs_dir = mkdtemp(tmpl);
-    ctrd = sys.spawn(fake_containerd);
-    builder = sys.spawn(fake_builder);
-    tenant_config cfg;
-    cfg.log_dir = logs_dir;
-    cfg.call_timeout = 10s;
-    cfg.default_grace = 3s;
-    cfg.kill_bound = 5s;
-    cfg.idle_timeout = 60s;
-    module = sys.spawn(container_module, cfg, containerd_client_actor{ctrd}, builder);
-    run();
-  }
-
-  ~fixture() override {
-    self->send_exit(module, caf::exit_reason::user_shutdown);
-    self->send_exit(ctrd, caf::exit_reason::user_shutdown);
-    self->send_exit(builder, caf::exit_reason::user_shutdown);
-    run();
-    std::error_code ec;
-    std::filesystem::remove_all(logs_dir, ec);
-  }
-
-  fake_containerd_state& fake() {
-    return caf::actor_cast<fake_containerd_pointer>(ctrd)->state;
-  }
-  container_module_state& mod() {
-    return caf::actor_cast<container_module_pointer>(module)->state;
-  }
-  std::vector<std::string> calls_for(const std::string& id) {
-    std::vector<std::string> out;
-    for (auto& c : fake().calls)
-      if (c.find(" " + id) != std::string::npos)
-        out.push_back(c.substr(0, c.find(' ')));
-    return out;
-  }
-  bool has_container(const std::string& ns, const std::string& id) {
-    return fake().containers.count({ns, id}) > 0;
-  }
-  bool has_task(const std::string& ns, const std::string& id) {
-    return fake().tasks.count({ns, id}) > 0;
-  }
-
-  caf::expected<std::string> run_container(const std::string& ns, const container& c) {
-    return request<std::string>(module, atom::run_v, ns, c);
-  }
-};
-
-/// Receives the reply of an earlier self->request through its handle, if a reply is waiting
-/// (never blocks on an empty mailbox).
-template <class T, class Handle>
-std::optional<caf::expected<T>> take_reply(caf::scoped_actor& self, Handle& rh) {
-  if (self->peek_at_next_mailbox_element() == nullptr)
-    return std::nullopt;
-  caf::expected<T> out{caf::sec::unexpected_response};
-  rh.receive([&](T& x) { out = std::move(x); }, [&](caf::error& e) { out = std::move(e); });
-  return out;
-}
-
-template <class Handle>
-std::optional<caf::error> take_void_reply(caf::scoped_actor& self, Handle& rh) {
-  if (self->peek_at_next_mailbox_element() == nullptr)
-    return std::nullopt;
-  caf::error out;
-  rh.receive([&]() {}, [&](caf::error& e) { out = std::move(e); });
-  return out;
-}
-
-} // namespace
 
 TEST_CASE_METHOD(fixture, "Run creates namespace, container and a started task with a log file",
                  "[module]") {
@@ -131,8 +14,11 @@ TEST_CASE_METHOD(fixture, "Run creates namespace, container and a started task w
   CHECK(has_container("ns1", "c1"));
   REQUIRE(has_task("ns1", "c1"));
   CHECK(fake().tasks[{"ns1", "c1"}].status == "running");
+  // The container is "creating" until the task started; then "running", then the answer.
   CHECK(calls_for("c1")
-        == std::vector<std::string>{"ctr_get", "ctr_create", "tsk_create", "tsk_start"});
+        == std::vector<std::string>{"ctr_get", "ctr_create", "tsk_create", "tsk_start",
+                                    "ctr_labels"});
+  CHECK(fake().containers[{"ns1", "c1"}].labels.at(label_desired) == "running");
   CHECK(fake().calls.front() == "ctr_get c1"); // nothing touched before validation passed
   // stdout and stderr go to <logs>/<ns>/<id>.log through file://
   auto it = std::find_if(fake().calls.begin(), fake().calls.end(),
@@ -421,16 +307,21 @@ TEST_CASE_METHOD(fixture, "List gives ids per namespace, the union for \"\", and
   CHECK(*names == std::vector<std::string>{"ns1", "ns2"});
 }
 
-TEST_CASE_METHOD(fixture, "an idle tenant is retired and a later call spawns a new one",
+TEST_CASE_METHOD(fixture, "a tenant with nothing to supervise is retired when idle, and a later "
+                          "call spawns a new one",
                  "[module]") {
   REQUIRE(run_container("ns1", make_container("a")));
   CHECK(mod().tenants.size() == 1);
   sched.advance_time(60s);
   run();
+  CHECK(mod().tenants.size() == 1); // it supervises "a"
+  REQUIRE_FALSE(request_void(module, atom::delete_v, std::string{"ns1"}, std::string{"a"}));
+  sched.advance_time(60s);
+  run();
   CHECK(mod().tenants.empty());
   auto l = request<std::vector<std::string>>(module, atom::list_v, std::string{"ns1"});
   REQUIRE(l);
-  CHECK(*l == std::vector<std::string>{"a"});
+  CHECK(l->empty());
   CHECK(mod().tenants_spawned == 2);
 }
 
@@ -451,7 +342,12 @@ TEST_CASE_METHOD(fixture, "stopping the module stops its tenants", "[module]") {
 
 TEST_CASE_METHOD(fixture, "Inspects of one container run side by side, a write waits for them",
                  "[module][ordering]") {
-  REQUIRE(run_container("ns1", make_container("c1")));
+  // A container contd does not supervise: its Inspect asks containerd (slowly, here).
+  container_record rec;
+  rec.id = "c1";
+  rec.spec_json = R"({"process":{"args":["/bin/sleep","9"]}})";
+  fake().containers[{"ns1", "c1"}] = rec;
+  fake().tasks[{"ns1", "c1"}] = task_info{"c1", 7, "running", 0, go_time{}};
   fake().slow_get.insert("c1");
   fake().calls.clear();
   auto i1 = self->request(module, caf::infinite, atom::inspect_v, std::string{"ns1"},
@@ -489,7 +385,7 @@ TEST_CASE_METHOD(fixture, "Inspects of one container run side by side, a write w
 
 TEST_CASE_METHOD(fixture, "a tenant is retired a full idle period after its last work",
                  "[module]") {
-  REQUIRE(run_container("ns1", make_container("a")));
+  REQUIRE(request<std::vector<std::string>>(module, atom::list_v, std::string{"ns1"}));
   sched.advance_time(30s);
   run();
   REQUIRE(request<std::vector<std::string>>(module, atom::list_v, std::string{"ns1"}));

@@ -2,7 +2,14 @@
 // does: namespaces, container records, tasks with a status, waits that complete when the task
 // stops (or time out on the simulated clock), Kill semantics (SIGTERM ignored by chosen tasks,
 // SIGKILL refused by "unkillable" ones), Containers.Delete refused while a task exists, and
-// injectable failures per operation. Every call is logged for ordering assertions.
+// injectable failures per operation. Like containerd it publishes /tasks/start, /tasks/exit and
+// /tasks/delete to subscribers (and announces each subscription with a resync, as the adapter
+// does once its stream is open). Every call is logged for ordering assertions.
+//
+// Test control: `atom::event` sent to the fake applies an event as if it happened inside
+// containerd — a /tasks/exit stops the task with that exit status (the process crashed), a
+// /tasks/oom is published as is. `down` set to true makes every call fail as containerd does
+// when its socket is gone.
 #pragma once
 
 #include <map>
@@ -18,7 +25,8 @@
 namespace contd::test {
 
 using fake_containerd_actor =
-  containerd_client_actor::extend<caf::reacts_to<atom::timer, uint64_t>>;
+  containerd_client_actor::extend<caf::reacts_to<atom::timer, uint64_t>,
+                                  caf::reacts_to<atom::event, task_event>>;
 
 struct fake_containerd_state {
   static inline const char* name = "mock.containerd";
@@ -44,13 +52,53 @@ struct fake_containerd_state {
   std::map<uint64_t, pending_wait> waits;
   uint64_t next_wait = 0;
   uint32_t next_pid = 100;
-  int64_t clock = 1700000000;
+  /// containerd's wall clock: this Unix time at spawn, then the simulated clock of the test
+  /// (the fixture gives tenants the same origin). Each reading is 1 µs later than the one
+  /// before, so that timestamps are distinct.
+  int64_t unix_origin_ns = int64_t{1800000000} * 1'000'000'000;
+  caf::actor_clock::time_point origin;
+  int64_t last_ns = 0;
+  std::vector<event_sink_actor> sinks;
+  /// containerd is gone: every call answers unavailable, nothing changes.
+  bool down = false;
+  /// "<op> <id>": containerd goes down when that call arrives (it fails, and so does every
+  /// call after it until the test sets `down` back to false).
+  std::set<std::string> down_at;
 };
 
 using fake_containerd_pointer = fake_containerd_actor::stateful_pointer<fake_containerd_state>;
 
 inline std::string not_found_msg(const std::string& ns, const std::string& id) {
   return "container \"" + id + "\" in namespace \"" + ns + "\": not found";
+}
+
+inline go_time fake_now(fake_containerd_pointer self) {
+  auto& st = self->state;
+  auto ns = st.unix_origin_ns
+            + std::chrono::duration_cast<std::chrono::nanoseconds>(self->clock().now() - st.origin)
+                .count();
+  ns = std::max(ns, st.last_ns + 1000);
+  st.last_ns = ns;
+  return go_time{ns / 1'000'000'000, static_cast<uint32_t>(ns % 1'000'000'000)};
+}
+
+inline void fake_publish(fake_containerd_pointer self, task_event ev) {
+  for (auto& s : self->state.sinks)
+    self->send(s, atom::event_v, ev);
+}
+
+inline caf::error fake_unavailable(const std::string& method) {
+  return make_error(errc::unavailable, "containerd " + method
+                                         + ": connection refused (gRPC code 14)");
+}
+
+/// containerd dies: calls in flight (waits) fail as their connection breaks.
+inline void fake_go_down(fake_containerd_pointer self) {
+  auto& st = self->state;
+  st.down = true;
+  for (auto& [id, w] : st.waits)
+    w.rp.deliver(fake_unavailable("tsk_wait"));
+  st.waits.clear();
 }
 
 inline void fake_stop_task(fake_containerd_pointer self, const fake_containerd_state::key& k,
@@ -61,8 +109,10 @@ inline void fake_stop_task(fake_containerd_pointer self, const fake_containerd_s
     return;
   it->second.status = "stopped";
   it->second.exit_status = status;
-  it->second.exited_at = go_time{++st.clock, 0};
+  it->second.exited_at = fake_now(self);
   exit_info ex{status, it->second.exited_at};
+  fake_publish(self, task_event{k.first, "/tasks/exit", k.second, k.second, it->second.pid,
+                                status, it->second.exited_at});
   for (auto w = st.waits.begin(); w != st.waits.end();) {
     if (w->second.k == k) {
       w->second.rp.deliver(ex);
@@ -74,19 +124,28 @@ inline void fake_stop_task(fake_containerd_pointer self, const fake_containerd_s
 }
 
 inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_pointer self) {
+  self->state.origin = self->clock().now();
   // Looks up an injected failure for "<op> <id>".
   auto failure = [self](const std::string& op, const std::string& id) -> caf::error {
+    if (self->state.down_at.erase(op + " " + id) > 0) {
+      fake_go_down(self); // containerd dies as this call arrives
+      return fake_unavailable(op);
+    }
     auto it = self->state.failures.find(op + " " + id);
     return it == self->state.failures.end() ? caf::error{} : it->second;
   };
   return {
     [](atom::version) -> caf::result<std::string> { return std::string{"fake 1.6"}; },
     [self](atom::ns_ensure, const std::string& ns, const label_map&) -> caf::result<void> {
+      if (self->state.down)
+        return fake_unavailable("ns_ensure");
       self->state.calls.push_back("ns_ensure " + ns);
       self->state.namespaces.insert(ns);
       return caf::unit;
     },
     [self](atom::ns_list) -> caf::result<std::vector<std::string>> {
+      if (self->state.down)
+        return fake_unavailable("ns_list");
       return std::vector<std::string>(self->state.namespaces.begin(),
                                       self->state.namespaces.end());
     },
@@ -96,6 +155,8 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
     },
     [self, failure](atom::ctr_create, const std::string& ns,
                     container_record& rec) -> caf::result<container_record> {
+      if (self->state.down)
+        return fake_unavailable("ctr_create");
       auto& st = self->state;
       st.calls.push_back("ctr_create " + rec.id);
       if (auto err = failure("ctr_create", rec.id))
@@ -104,13 +165,15 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
       if (st.containers.count(k))
         return make_error(errc::already_exists, "container \"" + rec.id + "\": already exists");
       st.namespaces.insert(ns);
-      rec.created_at = go_time{++st.clock, 0};
+      rec.created_at = fake_now(self);
       rec.runtime = "io.containerd.runc.v2";
       st.containers[k] = rec;
       return rec;
     },
     [self](atom::ctr_get, const std::string& ns,
            const std::string& id) -> caf::result<container_record> {
+      if (self->state.down)
+        return fake_unavailable("ctr_get");
       auto& st = self->state;
       st.calls.push_back("ctr_get " + id);
       auto it = st.containers.find({ns, id});
@@ -120,16 +183,22 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
     },
     [self](atom::ctr_list, const std::string& ns,
            const std::vector<std::string>&) -> caf::result<std::vector<container_record>> {
+      if (self->state.down)
+        return fake_unavailable("ctr_list");
       std::vector<container_record> out;
       for (auto& [k, rec] : self->state.containers)
         if (k.first == ns)
           out.push_back(rec);
       return out;
     },
-    [self](atom::ctr_labels, const std::string& ns, const std::string& id,
-           const label_map& labels) -> caf::result<container_record> {
+    [self, failure](atom::ctr_labels, const std::string& ns, const std::string& id,
+                    const label_map& labels) -> caf::result<container_record> {
+      if (self->state.down)
+        return fake_unavailable("ctr_labels");
       auto& st = self->state;
       st.calls.push_back("ctr_labels " + id);
+      if (auto err = failure("ctr_labels", id))
+        return err;
       auto it = st.containers.find({ns, id});
       if (it == st.containers.end())
         return make_error(errc::not_found, not_found_msg(ns, id));
@@ -139,6 +208,8 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
     },
     [self, failure](atom::ctr_delete, const std::string& ns,
                     const std::string& id) -> caf::result<void> {
+      if (self->state.down)
+        return fake_unavailable("ctr_delete");
       auto& st = self->state;
       st.calls.push_back("ctr_delete " + id);
       if (auto err = failure("ctr_delete", id))
@@ -152,6 +223,8 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
     },
     [self, failure](atom::tsk_create, const std::string& ns, const std::string& id,
                     const std::string& out, const std::string&) -> caf::result<uint32_t> {
+      if (self->state.down)
+        return fake_unavailable("tsk_create");
       auto& st = self->state;
       st.calls.push_back("tsk_create " + id + " " + out);
       if (!st.containers.count({ns, id}))
@@ -167,6 +240,8 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
     },
     [self, failure](atom::tsk_start, const std::string& ns,
                     const std::string& id) -> caf::result<uint32_t> {
+      if (self->state.down)
+        return fake_unavailable("tsk_start");
       auto& st = self->state;
       st.calls.push_back("tsk_start " + id);
       if (auto err = failure("tsk_start", id))
@@ -175,10 +250,13 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
       if (it == st.tasks.end())
         return make_error(errc::not_found, "task " + id + " not found");
       it->second.status = "running";
+      fake_publish(self, task_event{ns, "/tasks/start", id, id, it->second.pid, 0, go_time{}});
       return it->second.pid;
     },
     [self](atom::tsk_get, const std::string& ns,
            const std::string& id) -> caf::result<task_info> {
+      if (self->state.down)
+        return fake_unavailable("tsk_get");
       auto& st = self->state;
       st.calls.push_back("tsk_get " + id);
       auto it = st.tasks.find({ns, id});
@@ -194,16 +272,22 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
       return it->second;
     },
     [self](atom::tsk_list, const std::string& ns) -> caf::result<std::vector<task_info>> {
+      if (self->state.down)
+        return fake_unavailable("tsk_list");
       std::vector<task_info> out;
       for (auto& [k, t] : self->state.tasks)
         if (k.first == ns)
           out.push_back(t);
       return out;
     },
-    [self](atom::tsk_kill, const std::string& ns, const std::string& id, uint32_t sig,
-           bool all) -> caf::result<void> {
+    [self, failure](atom::tsk_kill, const std::string& ns, const std::string& id, uint32_t sig,
+                    bool all) -> caf::result<void> {
+      if (self->state.down)
+        return fake_unavailable("tsk_kill");
       auto& st = self->state;
       st.calls.push_back("tsk_kill " + id + " " + std::to_string(sig) + (all ? " all" : ""));
+      if (auto err = failure("tsk_kill", id))
+        return err;
       auto it = st.tasks.find({ns, id});
       if (it == st.tasks.end())
         return make_error(errc::not_found, "task " + id + " not found");
@@ -215,6 +299,8 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
     },
     [self](atom::tsk_wait, const std::string& ns, const std::string& id,
            caf::timespan timeout) -> caf::result<exit_info> {
+      if (self->state.down)
+        return fake_unavailable("tsk_wait");
       auto& st = self->state;
       st.calls.push_back("tsk_wait " + id);
       auto it = st.tasks.find({ns, id});
@@ -241,6 +327,8 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
     },
     [self](atom::tsk_delete, const std::string& ns,
            const std::string& id) -> caf::result<exit_info> {
+      if (self->state.down)
+        return fake_unavailable("tsk_delete");
       auto& st = self->state;
       st.calls.push_back("tsk_delete " + id);
       auto it = st.tasks.find({ns, id});
@@ -249,7 +337,10 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
       if (it->second.status == "running")
         return make_error(errc::internal, "cannot delete a running process");
       exit_info ex{it->second.exit_status, it->second.exited_at};
+      auto pid = it->second.pid;
       st.tasks.erase(it);
+      fake_publish(self, task_event{ns, "/tasks/delete", id, id, pid, ex.exit_status,
+                                    ex.exited_at});
       return ex;
     },
     [self](atom::exec_run, const std::string&, const std::string& id, const std::string&,
@@ -267,7 +358,16 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
         return it->second;
       return exec_result{0, "", false};
     },
-    [](atom::subscribe, const event_sink_actor&, const std::vector<std::string>&) {},
+    [self](atom::subscribe, const event_sink_actor& sink, const std::vector<std::string>&) {
+      self->state.sinks.push_back(sink);
+      self->send(sink, atom::resync_v);
+    },
+    [self](atom::event, const task_event& ev) {
+      if (ev.topic == "/tasks/exit")
+        fake_stop_task(self, {ev.ns, ev.container_id}, ev.exit_status);
+      else
+        fake_publish(self, ev);
+    },
     [self](atom::timer, uint64_t wid) {
       auto& st = self->state;
       if (auto g = st.delayed_gets.find(wid); g != st.delayed_gets.end()) {

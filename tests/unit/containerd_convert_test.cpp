@@ -41,7 +41,7 @@ TEST_CASE("gRPC codes map to contd errors and keep containerd's message") {
   CHECK(error_text(un).find("Version.Version") != std::string::npos);
 }
 
-TEST_CASE("TaskExit and TaskOOM are unpacked by type URL, other payloads are skipped") {
+TEST_CASE("TaskExit, TaskOOM, TaskStart and TaskDelete are unpacked by type URL, other payloads are skipped") {
   ::containerd::events::TaskExit exit;
   exit.set_container_id("c1");
   exit.set_id("e1");
@@ -69,8 +69,30 @@ TEST_CASE("TaskExit and TaskOOM are unpacked by type URL, other payloads are ski
   CHECK(ev->container_id == "c2");
   CHECK(ev->topic == "/tasks/oom");
 
+  ::containerd::events::TaskStart start;
+  start.set_container_id("c3");
+  start.set_pid(77);
   env.set_topic("/tasks/start");
   env.mutable_event()->set_type_url("containerd.events.TaskStart");
+  env.mutable_event()->set_value(start.SerializeAsString());
+  ev = cd::unpack_event(env);
+  REQUIRE(ev);
+  CHECK(*ev == task_event{"ns1", "/tasks/start", "c3", "c3", 77, 0, go_time{}});
+
+  ::containerd::events::TaskDelete del;
+  del.set_container_id("c4");
+  del.set_pid(78);
+  del.set_exit_status(1);
+  env.set_topic("/tasks/delete");
+  env.mutable_event()->set_type_url("containerd.events.TaskDelete");
+  env.mutable_event()->set_value(del.SerializeAsString());
+  ev = cd::unpack_event(env);
+  REQUIRE(ev);
+  CHECK(ev->exec_id == "c4"); // the init process: containerd leaves the id empty
+  CHECK(ev->exit_status == 1);
+
+  env.set_topic("/tasks/paused");
+  env.mutable_event()->set_type_url("containerd.events.TaskPaused");
   CHECK_FALSE(cd::unpack_event(env));
 }
 

@@ -267,7 +267,7 @@ TEST_CASE("the stored request round-trips every field", "[oci][spec]") {
   c.root_fs_propagation = "rprivate";
   c.shutdown_timeout = -5; // not valid for Run, but the codec must not care
   c.has_state = true;
-  c.state = container_state{"running", 42, 137, go_time{1700000001, 1}, true, true};
+  c.state = container_state{"running", 42, 137, go_time{1700000001, 1}, true, true, 0, 0, go_time{}, ""};
   auto text = request_to_json(c);
   auto back = request_from_json(text);
   INFO(text << " → " << back.error());

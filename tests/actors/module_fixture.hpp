@@ -1,0 +1,131 @@
+// The container module and its tenants under the deterministic scheduler, over a fake containerd
+// adapter that behaves like containerd (tests/fakes/fake_containerd.hpp): the shared fixture.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+
+#include "actors/container_module.hpp"
+#include "src/oci/spec.hpp"
+#include "src/oci/validate.hpp"
+#include "tests/deterministic_fixture.hpp"
+#include "tests/fakes/fake_containerd.hpp"
+
+namespace contd::test {
+
+using namespace std::chrono_literals;
+
+
+/// The pure spec function without the filesystem checks: an empty RootFS is the one validation
+/// error these tests need.
+inline spec_builder_actor::behavior_type fake_builder() {
+  return {
+    [](atom::build, const std::string& ns, const container& c) -> caf::result<std::string> {
+      if (c.root_fs.empty())
+        return make_error(errc::invalid_argument, "RootFS: must not be empty");
+      oci::node_facts node;
+      node.cpu_count = 8;
+      node.memory_bytes = uint64_t{16} << 30;
+      auto spec = oci::build_spec(ns, c, node, oci::spec_defaults{});
+      if (!spec)
+        return make_error(errc::invalid_argument, spec.error());
+      return spec->dump();
+    },
+  };
+}
+
+inline container make_container(const std::string& name) {
+  container c;
+  c.name = name;
+  c.root_fs = "/mnt/" + name;
+  c.network.ns = "netns1";
+  c.entrypoint = "/bin/sleep 1000";
+  c.env = {"A=1"};
+  return c;
+}
+
+struct fixture : deterministic_fixture<> {
+  std::string logs_dir;
+  fake_containerd_actor ctrd;
+  spec_builder_actor builder;
+  module_actor module;
+
+  fixture() {
+    char tmpl[] = "/tmp/contd-module-test.XXXXXX";
+    logs_dir = mkdtemp(tmpl);
+    ctrd = sys.spawn(fake_containerd);
+    builder = sys.spawn(fake_builder);
+    tenant_config cfg;
+    cfg.log_dir = logs_dir;
+    cfg.call_timeout = 10s;
+    cfg.default_grace = 3s;
+    cfg.kill_bound = 5s;
+    cfg.idle_timeout = 60s;
+    cfg.reconcile_period = 60s;
+    cfg.rollback_bound = 10s;
+    cfg.unix_origin_ns = int64_t{1800000000} * 1'000'000'000; // later than the fake's clock
+    cfg.jitter_seed = 42;
+    module = sys.spawn(container_module, cfg, containerd_client_actor{ctrd}, builder);
+    run();
+  }
+
+  ~fixture() override {
+    self->send_exit(module, caf::exit_reason::user_shutdown);
+    self->send_exit(ctrd, caf::exit_reason::user_shutdown);
+    self->send_exit(builder, caf::exit_reason::user_shutdown);
+    run();
+    std::error_code ec;
+    std::filesystem::remove_all(logs_dir, ec);
+  }
+
+  fake_containerd_state& fake() {
+    return caf::actor_cast<fake_containerd_pointer>(ctrd)->state;
+  }
+  container_module_state& mod() {
+    return caf::actor_cast<container_module_pointer>(module)->state;
+  }
+  std::vector<std::string> calls_for(const std::string& id) {
+    std::vector<std::string> out;
+    for (auto& c : fake().calls)
+      if (c.find(" " + id) != std::string::npos)
+        out.push_back(c.substr(0, c.find(' ')));
+    return out;
+  }
+  bool has_container(const std::string& ns, const std::string& id) {
+    return fake().containers.count({ns, id}) > 0;
+  }
+  bool has_task(const std::string& ns, const std::string& id) {
+    return fake().tasks.count({ns, id}) > 0;
+  }
+
+  caf::expected<std::string> run_container(const std::string& ns, const container& c) {
+    return request<std::string>(module, atom::run_v, ns, c);
+  }
+};
+
+/// Receives the reply of an earlier self->request through its handle, if a reply is waiting
+/// (never blocks on an empty mailbox).
+template <class T, class Handle>
+std::optional<caf::expected<T>> take_reply(caf::scoped_actor& self, Handle& rh) {
+  if (self->peek_at_next_mailbox_element() == nullptr)
+    return std::nullopt;
+  caf::expected<T> out{caf::sec::unexpected_response};
+  rh.receive([&](T& x) { out = std::move(x); }, [&](caf::error& e) { out = std::move(e); });
+  return out;
+}
+
+template <class Handle>
+std::optional<caf::error> take_void_reply(caf::scoped_actor& self, Handle& rh) {
+  if (self->peek_at_next_mailbox_element() == nullptr)
+    return std::nullopt;
+  caf::error out;
+  rh.receive([&]() {}, [&](caf::error& e) { out = std::move(e); });
+  return out;
+}
+
+
+} // namespace contd::test
