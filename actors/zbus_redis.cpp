@@ -127,4 +127,90 @@ zbus_replier(zbus_replier_actor::stateful_pointer<zbus_replier_state> self,
   };
 }
 
+namespace {
+
+void flush(zbus_publisher_actor::stateful_pointer<zbus_publisher_state> self) {
+  auto& st = self->state;
+  while (!st.queue.empty()) {
+    if (!st.conn->publish(st.config.channel, st.queue.front())) {
+      if (st.conn->connected()) {
+        // Redis answered with an error (e.g. OOM, NOAUTH): retrying this event cannot help.
+        if (!st.refusing)
+          spdlog::error("zbus publisher: redis refused an event on {}: {}", st.config.channel,
+                        st.conn->error());
+        st.refusing = true;
+        st.queue.pop_front();
+        continue;
+      }
+      if (!st.outage) {
+        spdlog::warn("zbus publisher: redis at {} unavailable ({}); holding up to {} events "
+                     "for retry",
+                     st.config.broker.to_string(), st.conn->error(), st.config.max_queued);
+        st.outage = true;
+      }
+      if (!st.retry_scheduled) {
+        st.retry_scheduled = true;
+        st.delay = next_delay(st.delay, st.config.backoff);
+        self->delayed_send(self, st.delay, atom::retry_v);
+      }
+      return;
+    }
+    st.refusing = false;
+    if (st.outage) {
+      if (st.dropped_in_outage > 0)
+        spdlog::info("zbus publisher: redis at {} is back; {} events were dropped meanwhile",
+                     st.config.broker.to_string(), st.dropped_in_outage);
+      else
+        spdlog::info("zbus publisher: redis at {} is back", st.config.broker.to_string());
+      st.outage = false;
+      st.drop_warned = false;
+      st.dropped_in_outage = 0;
+    }
+    st.delay = std::chrono::milliseconds{0};
+    st.queue.pop_front();
+    st.published++;
+  }
+}
+
+} // namespace
+
+zbus_publisher_actor::behavior_type
+zbus_publisher(zbus_publisher_actor::stateful_pointer<zbus_publisher_state> self,
+               zbus_publisher_config config) {
+  self->state.conn = std::make_unique<zbus::redis_connection>(config.broker, config.io_timeout);
+  self->state.config = std::move(config);
+  if (self->state.config.max_queued == 0)
+    self->state.config.max_queued = 1;
+  return {
+    [self](atom::publish, const container_event& ev) {
+      auto& st = self->state;
+      if (st.queue.size() >= st.config.max_queued) {
+        if (!st.drop_warned)
+          spdlog::warn("zbus publisher: {} events held; dropping the oldest until redis is back",
+                       st.queue.size());
+        st.drop_warned = true;
+        st.queue.pop_front();
+        st.dropped++;
+        st.dropped_in_outage++;
+      }
+      st.queue.push_back(zbus::encode_event(ev));
+      // During an outage only the retry timer touches Redis: events never wait for a connect.
+      if (!st.outage)
+        flush(self);
+    },
+    [self](atom::drain) {
+      flush(self);
+      return static_cast<uint64_t>(self->state.queue.size());
+    },
+    [self](atom::stats) -> caf::result<uint64_t, uint64_t, uint64_t> {
+      auto& st = self->state;
+      return {st.published, st.dropped, static_cast<uint64_t>(st.queue.size())};
+    },
+    [self](atom::retry) {
+      self->state.retry_scheduled = false;
+      flush(self);
+    },
+  };
+}
+
 } // namespace contd

@@ -2,18 +2,22 @@
 //
 // Exit codes: 0 success, 1 the call failed (contd answered with an error), 2 usage,
 // 3 contd or Redis could not be reached in time.
+#include <signal.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "src/zbus/client.hpp"
 #include "src/zbus/codec.hpp"
+#include "src/zbus/redis_link.hpp"
 
 using namespace contd;
 using namespace std::chrono_literals;
@@ -31,8 +35,8 @@ const char* usage_text =
 commands:
   status                          health of contd (the zbus status object)
   ns                              list namespaces
-  ls [-q] [NS]                    containers with their status (all namespaces without NS;
-                                  -q: ids only)
+  ls [-q] [NS]                    containers with their status and restarts (all namespaces
+                                  without NS; -q: ids only)
   run NS NAME --rootfs DIR --netns NAME [--env K=V]... [--mount SRC:DST[:ro]]...
       [--memory 256M] [--cpu 1] [--workdir DIR] [--interactive] [--elevated]
       [--shutdown-timeout 5s] [--propagation MODE] -- CMD [ARG...]
@@ -41,6 +45,8 @@ commands:
   logs NS ID                      the last 100 lines of the container's output
   stop NS ID                      SignalDelete: SIGTERM, do not wait
   rm NS ID                        Delete: stop gracefully and remove
+  events [NS] [--json]            follow container state transitions (of NS only with NS), one
+                                  line each, until Ctrl-C; events while nobody listens are lost
 
 options:
   --broker URL     Redis broker (default unix:///var/run/redis.sock)
@@ -124,15 +130,100 @@ std::string shell_quote(const std::string& a) {
   return out + "'";
 }
 
-std::string format_time(const go_time& t) {
+/// RFC 3339 in UTC with `digits` decimals of the second (0, 3 or 9); "-" for Go's zero time.
+std::string format_time(const go_time& t, int digits = 0) {
   if (t.is_zero())
     return "-";
   time_t secs = static_cast<time_t>(t.sec);
   char buf[64];
   struct tm tm;
-  gmtime_r(&secs, &tm);
-  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  if (gmtime_r(&secs, &tm) == nullptr || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+    return "@" + std::to_string(t.sec); // beyond what the C library can represent
+  std::string out = buf;
+  if (digits == 3) {
+    std::snprintf(buf, sizeof(buf), ".%03u", t.nsec / 1000000);
+    out += buf;
+  } else if (digits == 9) {
+    std::snprintf(buf, sizeof(buf), ".%09u", t.nsec);
+    out += buf;
+  }
+  return out + "Z";
+}
+
+/// Text from the wire, made safe for a terminal: control characters become \xNN.
+std::string printable(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+      out += buf;
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
+
+/// JSON text that never throws on invalid UTF-8 from the wire (replaced by U+FFFD).
+template <class Json>
+std::string dump_json(const Json& j, int indent = -1) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string signal_name(uint32_t sig) {
+  switch (sig) {
+    case 1: return "SIGHUP";
+    case 2: return "SIGINT";
+    case 3: return "SIGQUIT";
+    case 4: return "SIGILL";
+    case 6: return "SIGABRT";
+    case 7: return "SIGBUS";
+    case 8: return "SIGFPE";
+    case 9: return "SIGKILL";
+    case 11: return "SIGSEGV";
+    case 13: return "SIGPIPE";
+    case 14: return "SIGALRM";
+    case 15: return "SIGTERM";
+    default: return "signal " + std::to_string(sig);
+  }
+}
+
+/// One event as a line: time, namespace/id, kind, exit code / signal / OOM, restarts, reason.
+std::string event_line(const container_event& ev) {
+  std::string out = format_time(ev.at, 3) + " " + printable(ev.ns) + "/" + printable(ev.id)
+                    + " " + printable(ev.kind);
+  if (ev.exit_code != 0 || ev.kind == "exited" || ev.kind == "stopped")
+    out += " exit=" + std::to_string(ev.exit_code);
+  if (ev.signal != 0)
+    out += " signal=" + signal_name(ev.signal);
+  if (ev.oom_killed)
+    out += " oom";
+  out += " restarts=" + std::to_string(ev.restarts);
+  if (!ev.reason.empty())
+    out += " reason=\"" + printable(ev.reason) + "\"";
+  return out;
+}
+
+nlohmann::ordered_json event_json(const container_event& ev) {
+  nlohmann::ordered_json j;
+  j["At"] = format_time(ev.at, 9);
+  j["Namespace"] = ev.ns;
+  j["ID"] = ev.id;
+  j["Kind"] = ev.kind;
+  j["ExitCode"] = ev.exit_code;
+  j["Signal"] = ev.signal;
+  j["OOMKilled"] = ev.oom_killed;
+  j["Restarts"] = ev.restarts;
+  j["Reason"] = ev.reason;
+  return j;
+}
+
+/// Set by SIGINT/SIGTERM while `contctl events` runs.
+volatile sig_atomic_t stop_requested = 0;
+
+extern "C" void on_stop_signal(int) {
+  stop_requested = 1;
 }
 
 nlohmann::ordered_json container_json(const container& c) {
@@ -161,7 +252,11 @@ nlohmann::ordered_json container_json(const container& c) {
                   {"ExitCode", c.state.exit_code},
                   {"ExitedAt", format_time(c.state.exited_at)},
                   {"OOMKilled", c.state.oom_killed},
-                  {"StopRequested", c.state.stop_requested}};
+                  {"StopRequested", c.state.stop_requested},
+                  {"Restarts", c.state.restarts},
+                  {"LastExitCode", c.state.last_exit_code},
+                  {"LastExitedAt", format_time(c.state.last_exited_at)},
+                  {"Reason", c.state.reason}};
   return j;
 }
 
@@ -224,6 +319,8 @@ public:
       return simple("SignalDelete", params);
     if (cmd == "rm")
       return simple("Delete", params);
+    if (cmd == "events")
+      return events(*url, params);
     throw usage_error{"unknown command " + cmd};
   }
 
@@ -335,7 +432,8 @@ private:
     return r ? print_list(*r) : rc;
   }
 
-  /// A table of NAMESPACE, ID, STATUS, PID (one Inspect per container); --json: objects.
+  /// A table of NAMESPACE, ID, STATUS, RESTARTS, PID (one Inspect per container; STATUS is the
+  /// supervisor's: running, restarting, failed, stuck, ...); --json: objects.
   int list(std::vector<std::string>& params) {
     bool ids_only = false;
     take_flag(params, "-q", ids_only);
@@ -364,11 +462,17 @@ private:
                                  timeout, err);
           if (i && i->data && !i->call_error) {
             auto c = zbus::decode_container(*i->data);
-            row["status"] = c.state.status;
+            row["status"] = c.has_state ? c.state.status : "?";
+            row["restarts"] = c.state.restarts;
             row["pid"] = c.state.pid;
+            row["last_exit_code"] = c.state.last_exit_code;
+            row["reason"] = c.state.reason;
           } else {
             row["status"] = "?";
+            row["restarts"] = 0;
             row["pid"] = 0;
+            row["last_exit_code"] = 0;
+            row["reason"] = "";
           }
         }
         rows.push_back(std::move(row));
@@ -380,10 +484,11 @@ private:
       for (const auto& r : rows)
         std::cout << r["id"].get<std::string>() << "\n";
     } else {
-      std::printf("%-24s %-32s %-10s %s\n", "NAMESPACE", "ID", "STATUS", "PID");
+      std::printf("%-24s %-32s %-10s %-8s %s\n", "NAMESPACE", "ID", "STATUS", "RESTARTS", "PID");
       for (const auto& r : rows)
-        std::printf("%-24s %-32s %-10s %u\n", r["namespace"].get<std::string>().c_str(),
+        std::printf("%-24s %-32s %-10s %-8llu %u\n", r["namespace"].get<std::string>().c_str(),
                     r["id"].get<std::string>().c_str(), r["status"].get<std::string>().c_str(),
+                    static_cast<unsigned long long>(r["restarts"].get<uint64_t>()),
                     r["pid"].get<unsigned>());
     }
     return exit_ok;
@@ -487,7 +592,7 @@ private:
     auto c = zbus::decode_container(*r->data);
     auto j = container_json(c);
     if (as_json) {
-      std::cout << j.dump(2) << "\n";
+      std::cout << dump_json(j, 2) << "\n";
       return exit_ok;
     }
     std::printf("%-18s %s\n", "Name", c.name.c_str());
@@ -502,6 +607,13 @@ private:
         std::printf("%-18s yes\n", "OOMKilled");
       if (c.state.stop_requested)
         std::printf("%-18s yes\n", "StopRequested");
+      std::printf("%-18s %llu\n", "Restarts", static_cast<unsigned long long>(c.state.restarts));
+      if (!c.state.last_exited_at.is_zero()) {
+        std::printf("%-18s %u\n", "LastExitCode", c.state.last_exit_code);
+        std::printf("%-18s %s\n", "LastExitedAt", format_time(c.state.last_exited_at).c_str());
+      }
+      if (!c.state.reason.empty())
+        std::printf("%-18s %s\n", "Reason", c.state.reason.c_str());
     }
     std::printf("%-18s %s\n", "RootFS", c.root_fs.c_str());
     std::printf("%-18s %s\n", "Entrypoint", c.entrypoint.c_str());
@@ -568,6 +680,82 @@ private:
       std::cout << nlohmann::json{{"logs", text}}.dump() << "\n";
     else
       std::cout << text;
+    return exit_ok;
+  }
+
+  /// SUBSCRIBE to the events channel and print each event until SIGINT/SIGTERM (exit 0).
+  /// Reconnects with backoff when Redis goes away; pub/sub does not replay what was missed.
+  /// Payloads come from the wire: a malformed one is reported on stderr and skipped.
+  int events(const zbus::broker_url& url, std::vector<std::string>& params) {
+    bool as_json = json;
+    take_flag(params, "--json", as_json);
+    if (params.size() > 1)
+      throw usage_error{"expecting events [NS] [--json]"};
+    std::optional<std::string> only_ns;
+    if (!params.empty())
+      only_ns = params[0];
+
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; // no SA_RESTART: a signal ends the wait at once
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+
+    const auto channel = zbus::events_channel();
+    zbus::redis_connection conn{url, std::min<std::chrono::milliseconds>(timeout, 5s)};
+    bool subscribed = false;
+    bool down = false;
+    auto delay = 100ms;
+    while (!stop_requested) {
+      if (!subscribed) {
+        if (!conn.subscribe({channel})) {
+          if (!down)
+            std::cerr << "contctl: redis at " << url.to_string() << " unavailable ("
+                      << conn.error() << "); retrying\n";
+          down = true;
+          for (auto waited = 0ms; waited < delay && !stop_requested; waited += 50ms)
+            std::this_thread::sleep_for(50ms);
+          delay = std::min<std::chrono::milliseconds>(delay * 2, 5s);
+          continue;
+        }
+        if (down)
+          std::cerr << "contctl: redis at " << url.to_string()
+                    << " is back; events published meanwhile are lost\n";
+        subscribed = true;
+        down = false;
+        delay = 100ms;
+      }
+      std::string from, payload;
+      switch (conn.next_message(1s, from, payload)) {
+        case zbus::redis_connection::message_result::timeout:
+          continue;
+        case zbus::redis_connection::message_result::failed:
+          std::cerr << "contctl: lost redis at " << url.to_string() << " (" << conn.error()
+                    << "); reconnecting\n";
+          subscribed = false;
+          down = true;
+          continue;
+        case zbus::redis_connection::message_result::message:
+          break;
+      }
+      if (from != channel)
+        continue;
+      container_event ev;
+      try {
+        ev = zbus::decode_event(payload);
+      } catch (const zbus::type_error& e) {
+        std::cerr << "contctl: skipping a malformed event (" << payload.size()
+                  << " bytes): " << e.what() << "\n";
+        continue;
+      }
+      if (only_ns && ev.ns != *only_ns)
+        continue;
+      if (as_json)
+        std::cout << dump_json(event_json(ev)) << std::endl;
+      else
+        std::cout << event_line(ev) << std::endl;
+    }
     return exit_ok;
   }
 

@@ -228,9 +228,10 @@ int serve(const options& opts) {
     delay = std::min(delay * 2, std::chrono::milliseconds{5000});
   }
 
-  auto door = spawn_front_door(sys, container_module_actor{module.module},
+  auto door = spawn_front_door(sys, module.module,
                                front_door_config{*broker, static_cast<uint32_t>(max_inflight)});
-  spdlog::info("serving {} and {}", zbus::object_queue(), zbus::status_queue());
+  spdlog::info("serving {} and {}; container events on {}", zbus::object_queue(),
+               zbus::status_queue(), zbus::events_channel());
 
   while (!signalled_within(set, std::chrono::hours{24})) {
   }
@@ -259,6 +260,13 @@ int serve(const options& opts) {
     .receive([&](uint64_t n) { pending = n; }, [&](caf::error&) {});
   if (pending > 0)
     spdlog::warn("shutdown: {} replies could not be delivered (Redis unavailable)", pending);
+  // Likewise the state transitions of the shutdown itself.
+  uint64_t events = 0;
+  self->request(door.publisher, 5s, atom::drain_v)
+    .receive([&](uint64_t n) { events = n; }, [&](caf::error&) {});
+  if (events > 0)
+    spdlog::warn("shutdown: {} container events could not be published (Redis unavailable)",
+                 events);
   stop_front_door(door);
   stop_container_module(module);
   spdlog::info("contd stopped");

@@ -678,6 +678,58 @@ bytes encode_status(const std::vector<object_id>& objects,
   return to_bytes(v);
 }
 
+bytes encode_event(const container_event& ev) {
+  ojson v;
+  v["Namespace"] = ev.ns;
+  v["ID"] = ev.id;
+  v["Kind"] = ev.kind;
+  v["ExitCode"] = ev.exit_code;
+  v["Signal"] = ev.signal;
+  v["OOMKilled"] = ev.oom_killed;
+  v["Restarts"] = ev.restarts;
+  v["At"] = time_value(ev.at);
+  v["Reason"] = ev.reason;
+  return to_bytes(v);
+}
+
+container_event decode_event(std::string_view in) {
+  if (in.size() > max_payload_size)
+    throw type_error("event too large: " + std::to_string(in.size()) + " bytes");
+  auto v = parse_value(in);
+  if (!v.is_object())
+    throw type_error(std::string{"event: expected a map, got "} + kind_of(v));
+  auto as_uint32 = [](const json& x, const std::string& what) {
+    auto n = as_uint(x, what);
+    if (n > std::numeric_limits<uint32_t>::max())
+      throw type_error(what + ": value out of range");
+    return static_cast<uint32_t>(n);
+  };
+  container_event ev;
+  for_each_field(v, "event", [&](const std::string& k, const json& x) {
+    if (k == "Namespace")
+      ev.ns = as_string(x, "Namespace");
+    else if (k == "ID")
+      ev.id = as_string(x, "ID");
+    else if (k == "Kind")
+      ev.kind = as_string(x, "Kind");
+    else if (k == "ExitCode")
+      ev.exit_code = as_uint32(x, "ExitCode");
+    else if (k == "Signal")
+      ev.signal = as_uint32(x, "Signal");
+    else if (k == "OOMKilled")
+      ev.oom_killed = as_bool(x, "OOMKilled");
+    else if (k == "Restarts")
+      ev.restarts = as_uint(x, "Restarts");
+    else if (k == "At")
+      ev.at = as_time(x, "At");
+    else if (k == "Reason")
+      ev.reason = as_string(x, "Reason");
+  });
+  if (ev.kind.empty())
+    throw type_error("event without Kind");
+  return ev;
+}
+
 std::vector<uint8_t> encode_time_ext(const go_time& t) {
   std::vector<uint8_t> out;
   auto put = [&](uint64_t v, int n) {

@@ -39,6 +39,11 @@ inline std::string object_queue() {
 inline std::string status_queue() {
   return queue_name(module_name, status_object_name, status_object_version);
 }
+/// The pub/sub channel of container state transitions, named as zbus names streams:
+/// `<module>.<Name>@<Version>.<Method>`. Each message is one encoded `container_event`.
+inline std::string events_channel() {
+  return object_queue() + ".Events";
+}
 
 struct object_id {
   std::string name;
@@ -113,6 +118,13 @@ struct worker_status {
 };
 bytes encode_status(const std::vector<object_id>& objects,
                     const std::vector<worker_status>& workers);
+
+/// A container state transition: a msgpack map with exactly the keys Namespace, ID, Kind,
+/// ExitCode, Signal, OOMKilled, Restarts, At (time.Time) and Reason, in that order.
+bytes encode_event(const container_event& ev);
+/// Decodes a published event (untrusted bytes); throws `type_error` when the payload is not a
+/// map, a key has the wrong type or Kind is missing. Unknown keys are skipped.
+container_event decode_event(std::string_view in);
 
 /// time.Time as msgpack ext -1 in the 4/8/12-byte forms (§8.3).
 std::vector<uint8_t> encode_time_ext(const go_time& t);

@@ -1,9 +1,11 @@
 #include "src/zbus/redis_link.hpp"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/time.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <mutex>
@@ -121,6 +123,7 @@ redis_connection::~redis_connection() {
 }
 
 void redis_connection::disconnect() {
+  subscribed_ = false;
   if (ctx_ != nullptr) {
     redisFree(ctx_);
     ctx_ = nullptr;
@@ -243,6 +246,119 @@ long long redis_connection::ttl(const std::string& key) {
 
 long long redis_connection::llen(const std::string& key) {
   return integer_command({"LLEN", key});
+}
+
+bool redis_connection::publish(const std::string& channel, const std::string& payload,
+                               long long* receivers) {
+  if (subscribed_) {
+    error_ = "PUBLISH on a subscribed connection";
+    return false;
+  }
+  if (ctx_ == nullptr && !connect())
+    return false;
+  redisSetTimeout(ctx_, to_timeval(io_timeout_));
+  auto r = command_argv(ctx_, {"PUBLISH", channel, payload});
+  if (!r)
+    return fail("redis PUBLISH failed");
+  if (r->type == REDIS_REPLY_ERROR) {
+    error_ = "redis PUBLISH error: " + std::string{r->str, r->len};
+    return false;
+  }
+  if (receivers != nullptr)
+    *receivers = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+  return true;
+}
+
+bool redis_connection::subscribe(const std::vector<std::string>& channels) {
+  if (channels.empty()) {
+    error_ = "SUBSCRIBE without channels";
+    return false;
+  }
+  if (ctx_ == nullptr && !connect())
+    return false;
+  redisSetTimeout(ctx_, to_timeval(io_timeout_));
+  std::vector<std::string> args{"SUBSCRIBE"};
+  args.insert(args.end(), channels.begin(), channels.end());
+  auto r = command_argv(ctx_, args); // the confirmation of the first channel
+  for (size_t i = 0;; ++i) {
+    if (!r)
+      return fail("redis SUBSCRIBE failed");
+    if (r->type == REDIS_REPLY_ERROR) {
+      error_ = "redis SUBSCRIBE error: " + std::string{r->str, r->len};
+      disconnect();
+      return false;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3
+        || r->element[0]->type != REDIS_REPLY_STRING
+        || std::string{r->element[0]->str, r->element[0]->len} != "subscribe")
+      return fail("unexpected SUBSCRIBE reply");
+    if (i + 1 == channels.size())
+      break;
+    void* raw = nullptr;
+    if (redisGetReply(ctx_, &raw) != REDIS_OK)
+      return fail("redis SUBSCRIBE failed");
+    r.reset(static_cast<redisReply*>(raw));
+  }
+  subscribed_ = true;
+  return true;
+}
+
+redis_connection::message_result
+redis_connection::next_message(std::chrono::milliseconds timeout, std::string& channel,
+                               std::string& payload) {
+  if (ctx_ == nullptr || !subscribed_) {
+    error_ = "not subscribed";
+    return message_result::failed;
+  }
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    // A reply may already be complete in hiredis's buffer (several messages in one read).
+    void* raw = nullptr;
+    if (redisGetReplyFromReader(ctx_, &raw) != REDIS_OK) {
+      fail("malformed reply from redis");
+      return message_result::failed;
+    }
+    if (raw == nullptr) {
+      // Wait for the socket with poll(2): a hiredis read timeout would leave the context
+      // unusable, and an idle channel is normal.
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+      if (left.count() < 0)
+        left = std::chrono::milliseconds{0};
+      pollfd pfd{ctx_->fd, POLLIN, 0};
+      int n = ::poll(&pfd, 1, static_cast<int>(left.count()));
+      if (n < 0 && errno != EINTR) {
+        fail("poll on the redis socket failed");
+        return message_result::failed;
+      }
+      if (n <= 0)
+        return message_result::timeout;
+      // Readable: the rest of a started message follows promptly, so a bounded blocking read
+      // completes it.
+      redisSetTimeout(ctx_, to_timeval(io_timeout_));
+      if (redisGetReply(ctx_, &raw) != REDIS_OK) {
+        fail("redis connection lost");
+        return message_result::failed;
+      }
+    }
+    reply_ptr r{static_cast<redisReply*>(raw)};
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3
+        || r->element[0]->type != REDIS_REPLY_STRING) {
+      fail("unexpected message on a subscribed connection");
+      return message_result::failed;
+    }
+    std::string kind{r->element[0]->str, r->element[0]->len};
+    if (kind == "message" && r->elements == 3 && r->element[1]->type == REDIS_REPLY_STRING
+        && r->element[2]->type == REDIS_REPLY_STRING) {
+      channel.assign(r->element[1]->str, r->element[1]->len);
+      payload.assign(r->element[2]->str, r->element[2]->len);
+      return message_result::message;
+    }
+    if (kind == "subscribe")
+      continue; // a confirmation, not a message
+    fail("unexpected " + kind + " on a subscribed connection");
+    return message_result::failed;
+  }
 }
 
 long long redis_connection::integer_command(const std::vector<std::string>& args) {

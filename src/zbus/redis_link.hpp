@@ -60,6 +60,24 @@ public:
   /// TTL key (seconds), or a negative value.
   long long ttl(const std::string& key);
 
+  /// PUBLISH channel payload. False when Redis did not take it: `connected()` then tells an
+  /// outage (false) from an error answer (true). `receivers` gets the number of subscribers that
+  /// received it (pub/sub keeps nothing for absent subscribers).
+  bool publish(const std::string& channel, const std::string& payload,
+               long long* receivers = nullptr);
+
+  /// SUBSCRIBE to `channels` and wait for Redis to confirm each. From then on the connection is in
+  /// pub/sub mode: only next_message() and disconnect() may be used on it (a reconnect needs a new
+  /// subscribe()).
+  bool subscribe(const std::vector<std::string>& channels);
+
+  enum class message_result { message, timeout, failed };
+  /// Waits at most `timeout` for the next message of a subscribed connection. A timeout leaves the
+  /// connection usable; `failed` means it is gone (or Redis sent something unexpected) and was
+  /// disconnected. A signal interrupting the wait is reported as a timeout.
+  message_result next_message(std::chrono::milliseconds timeout, std::string& channel,
+                              std::string& payload);
+
 private:
   bool fail(const std::string& what);
   long long integer_command(const std::vector<std::string>& args);
@@ -68,6 +86,7 @@ private:
   std::chrono::milliseconds io_timeout_;
   redisContext* ctx_ = nullptr;
   std::string error_;
+  bool subscribed_ = false;
 };
 
 } // namespace contd::zbus

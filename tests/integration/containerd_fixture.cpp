@@ -294,6 +294,16 @@ void containerd_instance::stop() {
   fs::remove(socket_, ec);
 }
 
+void containerd_instance::kill_hard() {
+  if (pid_ <= 0)
+    return;
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+  std::error_code ec;
+  fs::remove(socket_, ec); // left behind by SIGKILL
+}
+
 void containerd_instance::restart() {
   stop();
   start();

@@ -58,6 +58,9 @@ public:
   void stop();
   /// stop() then start(): the restart tests use it.
   void restart();
+
+  /// kill -9 of containerd (no clean shutdown; shims and tasks keep running), reaped.
+  void kill_hard();
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
 

@@ -332,14 +332,34 @@ TEST_CASE("a container killed by the OOM killer is reported OOMKilled", "[e2e][i
   auto ns = s.new_ns();
   auto spec = s.make("hog", "/bin/sh -c 'x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done'");
   spec.memory = 8 << 20;
-  REQUIRE_FALSE(c.run(ns, spec).call_error);
-  container got;
-  REQUIRE(eventually(
-    [&] {
-      got = zbus::decode_container(*c.two("Inspect", ns, "hog").data);
-      return got.state.status == "stopped" && got.state.oom_killed;
-    },
-    30s));
-  CHECK(got.state.exit_code == 137);
+  SECTION("with restart policy no: it stays down, reported OOMKilled") {
+    spec.restart = restart_policy{"no", 0, 0};
+    REQUIRE_FALSE(c.run(ns, spec).call_error);
+    container got;
+    REQUIRE(eventually(
+      [&] {
+        got = zbus::decode_container(*c.two("Inspect", ns, "hog").data);
+        return got.state.status == "stopped" && got.state.oom_killed;
+      },
+      30s));
+    CHECK(got.state.exit_code == 137);
+  }
+  SECTION("with the default policy: the OOM kill counts as an exit and is restarted") {
+    REQUIRE_FALSE(c.run(ns, spec).call_error);
+    container got;
+    REQUIRE(eventually(
+      [&] {
+        got = zbus::decode_container(*c.two("Inspect", ns, "hog").data);
+        return got.state.status == "restarting" && got.state.oom_killed;
+      },
+      30s));
+    CHECK(got.state.last_exit_code == 137);
+    REQUIRE(eventually(
+      [&] {
+        got = zbus::decode_container(*c.two("Inspect", ns, "hog").data);
+        return got.state.restarts >= 1;
+      },
+      30s));
+  }
   CHECK_FALSE(c.two("Delete", ns, "hog").call_error);
 }

@@ -515,3 +515,133 @@ TEST_CASE("queue names follow <module>.<Name>@<Version>", "[zbus][codec]") {
   CHECK(object_queue() == "container.container@0.0.1");
   CHECK(status_queue() == "container.zbus@1.0");
 }
+
+// --- container events (the Events stream) ----------------------------------------------------
+
+namespace {
+
+container_event sample_event() {
+  container_event ev;
+  ev.ns = "ns1";
+  ev.id = "web";
+  ev.kind = "exited";
+  ev.exit_code = 137;
+  ev.signal = 9;
+  ev.oom_killed = true;
+  ev.restarts = 3;
+  ev.at = go_time{1700000000, 5};
+  ev.reason = "killed by the OOM killer";
+  return ev;
+}
+
+} // namespace
+
+TEST_CASE("the events channel is the zbus stream name of the container object",
+          "[zbus][codec][events]") {
+  CHECK(events_channel() == "container.container@0.0.1.Events");
+}
+
+TEST_CASE("container events round-trip through their msgpack map", "[zbus][codec][events]") {
+  std::vector<container_event> events;
+  events.push_back(sample_event());
+  container_event zero; // Go's zero time, empty strings, zeros
+  zero.kind = "started";
+  events.push_back(zero);
+  container_event big = sample_event();
+  big.exit_code = 0xffffffffu;
+  big.signal = 0;
+  big.oom_killed = false;
+  big.restarts = ~uint64_t{0};
+  big.at = go_time{int64_t{1} << 34, 999999999}; // the 12-byte time form
+  big.reason = std::string(300, 'r');
+  events.push_back(big);
+  for (const auto& ev : events) {
+    auto bytes = encode_event(ev);
+    CHECK_FALSE(check_msgpack(bytes));
+    CHECK(decode_event(bytes) == ev);
+  }
+}
+
+TEST_CASE("an encoded event has exactly the nine Go keys in order, At as time.Time",
+          "[zbus][codec][events]") {
+  auto ev = sample_event();
+  auto bytes = encode_event(ev);
+  auto v = nlohmann::ordered_json::from_msgpack(bytes.begin(), bytes.end());
+  REQUIRE(v.is_object());
+  std::vector<std::string> keys;
+  for (auto it = v.begin(); it != v.end(); ++it)
+    keys.push_back(it.key());
+  CHECK(keys
+        == std::vector<std::string>{"Namespace", "ID", "Kind", "ExitCode", "Signal", "OOMKilled",
+                                    "Restarts", "At", "Reason"});
+  CHECK(v["Namespace"] == "ns1");
+  CHECK(v["ID"] == "web");
+  CHECK(v["Kind"] == "exited");
+  CHECK(v["ExitCode"] == 137);
+  CHECK(v["Signal"] == 9);
+  CHECK(v["OOMKilled"] == true);
+  CHECK(v["Restarts"] == 3);
+  CHECK(v["Reason"] == "killed by the OOM killer");
+  // At is the msgpack time extension (type -1) exactly as Container.CreatedAt is written.
+  REQUIRE(v["At"].is_binary());
+  CHECK(v["At"].get_binary().subtype() == 0xff);
+  auto ext = encode_time_ext(ev.at);
+  CHECK(std::vector<uint8_t>(v["At"].get_binary()) == ext);
+  // fixext 8 (d7), type ff, then the 8 bytes: what Go's msgpack decodes into time.Time.
+  CHECK(bytes.find(std::string("\xa2" "At" "\xd7\xff", 5) + std::string(ext.begin(), ext.end()))
+        != std::string::npos);
+}
+
+TEST_CASE("malformed event payloads are refused with type_error and never crash",
+          "[zbus][codec][events]") {
+  auto good = encode_event(sample_event());
+  auto with = [](const std::string& key, const nlohmann::json& value) {
+    nlohmann::json v{{"Namespace", "ns1"}, {"ID", "web"}, {"Kind", "exited"}};
+    v[key] = value;
+    return mp(v);
+  };
+  SECTION("every truncation") {
+    for (size_t n = 0; n < good.size(); ++n)
+      CHECK_THROWS_AS(decode_event(std::string_view(good).substr(0, n)), type_error);
+  }
+  SECTION("trailing bytes") {
+    CHECK_THROWS_AS(decode_event(good + "\xc0"), type_error);
+  }
+  SECTION("not a map") {
+    CHECK_THROWS_AS(decode_event(mp(nlohmann::json::array({1, 2}))), type_error);
+    CHECK_THROWS_AS(decode_event(mp(nullptr)), type_error);
+    CHECK_THROWS_AS(decode_event(mp("exited")), type_error);
+  }
+  SECTION("wrong types in a key") {
+    CHECK_THROWS_AS(decode_event(with("ExitCode", "137")), type_error);
+    CHECK_THROWS_AS(decode_event(with("ExitCode", -1)), type_error);
+    CHECK_THROWS_AS(decode_event(with("ExitCode", uint64_t{1} << 32)), type_error);
+    CHECK_THROWS_AS(decode_event(with("Signal", 1.5)), type_error);
+    CHECK_THROWS_AS(decode_event(with("OOMKilled", nullptr)), type_error);
+    CHECK_THROWS_AS(decode_event(with("Restarts", nlohmann::json::object())), type_error);
+    CHECK_THROWS_AS(decode_event(with("At", "2023-11-14T22:13:20Z")), type_error);
+    CHECK_THROWS_AS(decode_event(with("At", nlohmann::json::binary({1, 2, 3}, 0xff))),
+                    type_error);
+    CHECK_THROWS_AS(decode_event(with("Namespace", 5)), type_error);
+    CHECK_THROWS_AS(decode_event(with("Kind", nlohmann::json::array())), type_error);
+  }
+  SECTION("an event without a Kind") {
+    CHECK_THROWS_AS(decode_event(mp(nlohmann::json{{"Namespace", "ns1"}, {"ID", "web"}})),
+                    type_error);
+    CHECK_THROWS_AS(decode_event(mp(nlohmann::json::object())), type_error);
+  }
+  SECTION("nesting beyond the limit and lying lengths") {
+    std::string deep(200, '\x91');
+    deep += '\xc0';
+    CHECK_THROWS_AS(decode_event(deep), type_error);
+    CHECK_THROWS_AS(decode_event(unhex("dfffffffff")), type_error);
+    CHECK_THROWS_AS(decode_event(unhex("c1")), type_error);
+  }
+  SECTION("unknown keys are skipped and the legacy [sec, nsec] time is accepted") {
+    nlohmann::json v{{"Namespace", "ns1"}, {"ID", "web"}, {"Kind", "stopped"},
+                     {"Extra", {1, 2}},    {"At", {1700000000, 7}}};
+    auto ev = decode_event(mp(v));
+    CHECK(ev.kind == "stopped");
+    CHECK(ev.at == go_time{1700000000, 7});
+  }
+}

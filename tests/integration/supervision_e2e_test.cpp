@@ -1,0 +1,421 @@
+// Supervision end to end: the contd program as a process over a private redis-server and a
+// private containerd with runc. Crash loops, restart policies, kill -9 of a container while contd
+// is down, kill -9 of containerd and of contd in the middle of 30 concurrent Runs, and namespaces
+// contd does not manage. Calls go through Redis as the Go stubs send them.
+#include <catch2/catch.hpp>
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <cctype>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "src/zbus/client.hpp"
+#include "src/zbus/codec.hpp"
+#include "tests/integration/containerd_fixture.hpp"
+#include "tests/integration/contd_process.hpp"
+#include "tests/integration/eventually.hpp"
+#include "tests/integration/redis_fixture.hpp"
+
+using namespace contd;
+using namespace std::chrono_literals;
+using test::eventually;
+
+namespace {
+
+const std::string bin_dir = CONTD_BIN_DIR;
+
+/// The pids of containerd-shim-runc-v2 processes serving the containerd at `socket`.
+std::vector<pid_t> shims_of(const std::string& socket) {
+  std::vector<pid_t> out;
+  DIR* d = opendir("/proc");
+  if (!d)
+    return out;
+  while (auto* e = readdir(d)) {
+    char* end = nullptr;
+    auto pid = std::strtol(e->d_name, &end, 10);
+    if (*end != '\0' || pid <= 0)
+      continue;
+    std::ifstream in("/proc/" + std::string{e->d_name} + "/cmdline", std::ios::binary);
+    std::string cmd((std::istreambuf_iterator<char>(in)), {});
+    std::vector<std::string> argv;
+    size_t pos = 0;
+    while (pos < cmd.size()) {
+      auto z = cmd.find('\0', pos);
+      if (z == std::string::npos)
+        z = cmd.size();
+      argv.push_back(cmd.substr(pos, z - pos));
+      pos = z + 1;
+    }
+    if (argv.empty() || argv[0].find("containerd-shim-runc-v2") == std::string::npos)
+      continue;
+    for (size_t i = 0; i + 1 < argv.size(); ++i)
+      if (argv[i] == "-address" && argv[i + 1] == socket)
+        out.push_back(static_cast<pid_t>(pid));
+  }
+  closedir(d);
+  return out;
+}
+
+struct node {
+  test::redis_server redis;
+  test::containerd_instance ctrd;
+  test::netns net;
+  std::string ns = test::random_name("sup");
+  std::filesystem::path root = ctrd.dir() / "contd-root";
+  std::unique_ptr<test::process> contd;
+  zbus::client client{redis.broker()};
+
+  node() { start_contd(); }
+
+  ~node() {
+    contd.reset();
+    ctrd.purge_namespace(ns);
+  }
+
+  void start_contd() {
+    contd = std::make_unique<test::process>(
+      std::vector<std::string>{bin_dir + "/contd", "--broker", redis.url(), "--root",
+                               root.string(), "--containerd", ctrd.socket(), "--netns-dir",
+                               "/var/run/netns", "--log-level", "debug"},
+      (ctrd.dir() / "contd.log").string());
+    REQUIRE(contd->pid > 0);
+    REQUIRE(eventually([&] { return status_ok(); }, 20s));
+  }
+
+  bool status_ok() {
+    std::string err;
+    return client.status(1s, err).has_value();
+  }
+
+  container make(const std::string& name, const std::string& entrypoint) {
+    container c;
+    c.name = name;
+    c.root_fs = ctrd.rootfs().string();
+    c.network.ns = net.name;
+    c.entrypoint = entrypoint;
+    c.memory = 64 << 20;
+    c.shutdown_timeout = 500'000'000;
+    return c;
+  }
+
+  static zbus::response call(zbus::client& cl, const std::string& method,
+                             std::vector<zbus::bytes> in, std::chrono::milliseconds t = 60s) {
+    std::string err;
+    auto r = cl.call(method, std::move(in), t, err);
+    if (!r) {
+      zbus::response none;
+      none.call_error = "no reply: " + err;
+      return none;
+    }
+    return *r;
+  }
+
+  zbus::response run(const container& c, zbus::client* cl = nullptr) {
+    return call(cl ? *cl : client, "Run", {zbus::encode_string(ns), zbus::encode_container(c)});
+  }
+
+  zbus::response two(const std::string& method, const std::string& id) {
+    return call(client, method, {zbus::encode_string(ns), zbus::encode_string(id)});
+  }
+
+  std::optional<container> inspect(const std::string& id) {
+    auto r = two("Inspect", id);
+    if (r.call_error || !r.data)
+      return std::nullopt;
+    return zbus::decode_container(*r.data);
+  }
+
+  /// `ctr task ls` of the namespace: id -> status.
+  std::map<std::string, std::string> tasks() {
+    std::map<std::string, std::string> out;
+    auto r = ctrd.ctr({"-n", ns, "tasks", "ls"});
+    std::istringstream in(r.output);
+    std::string line;
+    std::getline(in, line); // header
+    while (std::getline(in, line)) {
+      std::istringstream f(line);
+      std::string id, pid, status;
+      if (f >> id >> pid >> status)
+        out[id] = status;
+    }
+    return out;
+  }
+
+  std::vector<std::string> containers() {
+    auto r = ctrd.ctr({"-n", ns, "containers", "ls", "-q"});
+    std::vector<std::string> out;
+    std::istringstream in(r.output);
+    std::string id;
+    while (in >> id)
+      out.push_back(id);
+    return out;
+  }
+
+  /// contd's log lines that name `id` (for failure messages).
+  std::string log_of(const std::string& id) {
+    std::istringstream in(contd ? contd->output() : std::string{});
+    std::string line, out;
+    while (std::getline(in, line))
+      for (auto pos = line.find(id); pos != std::string::npos; pos = line.find(id, pos + 1)) {
+        auto after = pos + id.size() < line.size() ? line[pos + id.size()] : ' ';
+        auto before = pos > 0 ? line[pos - 1] : ' ';
+        if (!std::isalnum(static_cast<unsigned char>(after))
+            && !std::isalnum(static_cast<unsigned char>(before))) {
+          out += line + "\n";
+          break;
+        }
+      }
+    return out;
+  }
+
+  bool has_container(const std::string& id) {
+    auto cs = containers();
+    return std::find(cs.begin(), cs.end(), id) != cs.end();
+  }
+};
+
+std::string describe(const std::optional<container>& c) {
+  if (!c)
+    return "(no container)";
+  return c->state.status + " pid " + std::to_string(c->state.pid) + " restarts "
+         + std::to_string(c->state.restarts) + " reason '" + c->state.reason + "'";
+}
+
+} // namespace
+
+TEST_CASE("a crash loop restarts with growing delays and gives up at the 4th exit within 60 s",
+          "[supervision][integration]") {
+  node n;
+  auto c = n.make("loop", "/bin/sh -c 'sleep 0.2; exit 1'");
+  auto r = n.run(c);
+  REQUIRE_FALSE(r.call_error);
+  // Poll Inspect: the times at which each restart is first seen.
+  using clock = std::chrono::steady_clock;
+  std::map<uint64_t, clock::time_point> restart_seen;
+  std::map<uint64_t, go_time> exit_before;
+  std::optional<container> last;
+  auto start = clock::now();
+  while (clock::now() - start < 40s) {
+    last = n.inspect("loop");
+    REQUIRE(last);
+    auto k = last->state.restarts;
+    if (!restart_seen.count(k)) {
+      restart_seen[k] = clock::now();
+    }
+    if (last->state.status == "restarting")
+      exit_before[k] = last->state.last_exited_at;
+    if (last->state.status == "failed")
+      break;
+    std::this_thread::sleep_for(25ms);
+  }
+  INFO(describe(last));
+  REQUIRE(last->state.status == "failed");
+  CHECK(last->state.restarts == 3);
+  CHECK(last->state.last_exit_code == 1);
+  CHECK(last->state.reason.find("4 exits within 60 s") != std::string::npos);
+  // The delay from each exit (containerd's time) to its restart grows: about 1 s, 2 s, 4 s.
+  REQUIRE(restart_seen.size() == 4);
+  auto gap = [&](uint64_t k) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(restart_seen[k]
+                                                                 - restart_seen[k - 1])
+      .count();
+  };
+  // Between two restarts: the run (0.2 s plus start-up) and the backoff.
+  INFO("gaps " << gap(1) << " " << gap(2) << " " << gap(3) << " ms");
+  CHECK(gap(2) > gap(1));
+  CHECK(gap(3) > gap(2));
+  CHECK(gap(3) >= 3000);
+  // Given up is final: no more restarts.
+  std::this_thread::sleep_for(3s);
+  auto after = n.inspect("loop");
+  REQUIRE(after);
+  CHECK(after->state.status == "failed");
+  CHECK(after->state.restarts == 3);
+  CHECK(n.tasks()["loop"] == "STOPPED");
+  CHECK_FALSE(n.two("Delete", "loop").call_error);
+  CHECK_FALSE(n.has_container("loop"));
+}
+
+TEST_CASE("on-failure with exit 0 is not restarted; a Run again restarts it",
+          "[supervision][integration]") {
+  node n;
+  auto c = n.make("once", "/bin/sh -c 'sleep 0.2; exit 0'");
+  c.restart = restart_policy{"on-failure", 0, 0};
+  REQUIRE_FALSE(n.run(c).call_error);
+  REQUIRE(eventually([&] {
+    auto i = n.inspect("once");
+    return i && i->state.status == "stopped";
+  }));
+  std::this_thread::sleep_for(2500ms);
+  auto i = n.inspect("once");
+  REQUIRE(i);
+  INFO(describe(i));
+  CHECK(i->state.status == "stopped");
+  CHECK(i->state.restarts == 0);
+  CHECK(i->state.exit_code == 0);
+  CHECK(i->restart == c.restart);
+  // An identical Run of a container that does not run makes it run (never success with nothing
+  // running).
+  REQUIRE_FALSE(n.run(c).call_error);
+  auto again = n.inspect("once");
+  REQUIRE(again);
+  CHECK((again->state.status == "running" || again->state.status == "stopped"));
+  CHECK(again->state.pid != i->state.pid);
+}
+
+TEST_CASE("kill -9 of a container's PID 1 while contd is down: running again within 10 s",
+          "[supervision][integration]") {
+  node n;
+  REQUIRE_FALSE(n.run(n.make("svc", "/bin/sleep 1000")).call_error);
+  auto before = n.inspect("svc");
+  REQUIRE(before);
+  REQUIRE(before->state.pid > 0);
+  n.contd->kill_hard();
+  REQUIRE(kill(static_cast<pid_t>(before->state.pid), SIGKILL) == 0);
+  REQUIRE(eventually([&] { return n.tasks()["svc"] == "STOPPED"; }));
+  auto t0 = std::chrono::steady_clock::now();
+  n.start_contd();
+  REQUIRE(eventually(
+    [&] {
+      auto i = n.inspect("svc");
+      return i && i->state.status == "running" && i->state.pid != before->state.pid;
+    },
+    10s));
+  auto took = std::chrono::steady_clock::now() - t0;
+  INFO("back after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                     << " ms");
+  auto i = n.inspect("svc");
+  CHECK(i->state.restarts == 1);
+  CHECK(i->state.last_exit_code == 137);
+  CHECK(n.tasks()["svc"] == "RUNNING");
+}
+
+namespace {
+
+/// 30 Runs at once, each from its own client; `fault` runs meanwhile. Returns id -> reply.
+std::map<std::string, zbus::response> burst_of_runs(node& n, std::function<void()> fault) {
+  constexpr int count = 30;
+  std::vector<std::thread> threads;
+  std::vector<zbus::response> replies(count);
+  for (int i = 0; i < count; ++i)
+    threads.emplace_back([&, i] {
+      zbus::client cl{n.redis.broker()};
+      replies[i] = n.run(n.make("b" + std::to_string(i), "/bin/sleep 1000"), &cl);
+    });
+  fault();
+  for (auto& t : threads)
+    t.join();
+  std::map<std::string, zbus::response> out;
+  for (int i = 0; i < count; ++i)
+    out["b" + std::to_string(i)] = replies[i];
+  return out;
+}
+
+/// What every caller was told still holds after a settle time: each success runs; each error
+/// left nothing, or its identical retry succeeds with the task running. Then everything is
+/// deleted and no shim of this containerd is left.
+void check_told_the_truth(node& n, std::map<std::string, zbus::response>& replies) {
+  size_t ok = 0, failed = 0;
+  for (auto& [id, r] : replies)
+    (r.call_error ? failed : ok)++;
+  WARN("Runs answered with success: " << ok << ", with an error: " << failed);
+  for (auto& [id, r] : replies)
+    if (r.call_error)
+      INFO(id << ": " << *r.call_error);
+  // Settle: successes run; leftovers of errors are removed by rollback or reconciliation.
+  bool settled = eventually(
+    [&] {
+      auto tasks = n.tasks();
+      for (auto& [id, r] : replies) {
+        if (!r.call_error && tasks[id] != "RUNNING")
+          return false;
+      }
+      return true;
+    },
+    60s);
+  auto tasks = n.tasks();
+  for (auto& [id, r] : replies)
+    if (!r.call_error) {
+      INFO(id << " was answered with success");
+      CHECK(tasks[id] == "RUNNING");
+    }
+  CHECK(settled);
+  for (auto& [id, r] : replies) {
+    if (!r.call_error)
+      continue;
+    INFO(id << " was answered with: " << *r.call_error);
+    // Either nothing is left, or the identical retry makes it run.
+    auto retry = n.run(n.make(id, "/bin/sleep 1000"));
+    INFO("retry: " << retry.call_error.value_or("success"));
+    INFO("contd's log of it:\n" << n.log_of(id));
+    INFO("task: " << n.tasks()[id] << "; Inspect: " << describe(n.inspect(id)));
+    CHECK_FALSE(retry.call_error);
+    CHECK(eventually([&] { return n.tasks()[id] == "RUNNING"; }));
+  }
+  for (auto& [id, r] : replies)
+    CHECK_FALSE(n.two("Delete", id).call_error);
+  CHECK(n.containers().empty());
+  CHECK(eventually([&] { return shims_of(n.ctrd.socket()).empty(); }, 30s));
+}
+
+} // namespace
+
+TEST_CASE("kill -9 of containerd during 30 concurrent Runs: every reply stays true",
+          "[supervision][integration][faults]") {
+  node n;
+  auto replies = burst_of_runs(n, [&] {
+    std::this_thread::sleep_for(400ms);
+    n.ctrd.kill_hard();
+    std::this_thread::sleep_for(3s);
+    n.ctrd.start();
+  });
+  check_told_the_truth(n, replies);
+}
+
+TEST_CASE("kill -9 of contd during 30 concurrent Runs: the restarted contd keeps every promise",
+          "[supervision][integration][faults]") {
+  node n;
+  auto replies = burst_of_runs(n, [&] {
+    std::this_thread::sleep_for(400ms);
+    n.contd->kill_hard();
+    std::this_thread::sleep_for(1s);
+    n.start_contd(); // takes the Runs still queued in Redis, reconciles the rest
+  });
+  check_told_the_truth(n, replies);
+}
+
+TEST_CASE("containers of a namespace contd does not manage are left untouched",
+          "[supervision][integration]") {
+  node n;
+  auto foreign = test::random_name("foreign");
+  // A container made with ctr, whose process exits at once: contd must neither restart it nor
+  // remove it, not at start, not on its periodic reconcile, not after a stream gap.
+  auto created = n.ctrd.ctr({"-n", foreign, "run", "-d", "--rootfs", n.ctrd.rootfs().string(),
+                             "stranger", "/bin/true"});
+  INFO(created.output);
+  REQUIRE(created.status == 0);
+  REQUIRE(eventually([&] {
+    auto r = n.ctrd.ctr({"-n", foreign, "tasks", "ls"});
+    return r.output.find("STOPPED") != std::string::npos;
+  }));
+  // A stream gap and a restart of contd: both reconcile every namespace.
+  n.ctrd.restart();
+  n.contd->kill_hard();
+  n.start_contd();
+  std::this_thread::sleep_for(3s);
+  auto tasks = n.ctrd.ctr({"-n", foreign, "tasks", "ls"});
+  CHECK(tasks.output.find("stranger") != std::string::npos);
+  CHECK(tasks.output.find("STOPPED") != std::string::npos);
+  auto info = n.ctrd.ctr({"-n", foreign, "containers", "info", "stranger"});
+  CHECK(info.output.find("contd.") == std::string::npos); // no label of contd's was added
+  n.ctrd.purge_namespace(foreign);
+}
