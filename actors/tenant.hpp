@@ -86,9 +86,6 @@ struct container_model {
   bool starting = false;
   /// An exit that arrived while a Run of this container was still in flight.
   std::optional<task_event> exit_during_run;
-  /// Bumped by every job that changes the container: a reconcile listing older than the last
-  /// change is not applied.
-  uint64_t epoch = 0;
 };
 
 struct tenant_state {
@@ -111,7 +108,6 @@ struct tenant_state {
   bool reconcile_again = false; // a gap arrived during a reconciliation
   size_t syncs_pending = 0;     // per-container syncs of the running reconciliation
   uint64_t reconcile_generation = 0;
-  uint64_t epoch = 0; // source of container_model::epoch
 
   uint64_t idle_generation = 0; // bumped by every operation
   bool tick_pending = false;

@@ -54,10 +54,6 @@ container_model* model_of(tenant_pointer self, const string& id) {
   return it == models.end() ? nullptr : &it->second;
 }
 
-void touch(tenant_pointer self, container_model& m) {
-  m.epoch = ++self->state.epoch;
-}
-
 /// Cancels a pending restart (its timer finds a newer generation).
 void cancel_restart(container_model& m) {
   m.restart_generation++;
@@ -268,7 +264,6 @@ void started(tenant_pointer self, const string& id, uint32_t pid) {
   m->state.exit_code = 0;
   m->state.exited_at = go_time{};
   m->state.reason.clear();
-  touch(self, *m);
   if (auto ev = std::move(m->exit_during_run)) {
     m->exit_during_run.reset();
     if (ev->pid == pid || ev->pid == 0)
@@ -461,6 +456,8 @@ void forget_or_keep(tenant_pointer self, const string& id, const caf::error& err
     self->state.models.erase(id);
     return;
   }
+  spdlog::warn("tenant {}: {} is left for the reconciler: {}", self->state.ns, id,
+               error_text(err));
   if (auto* m = model_of(self, id)) {
     m->desired = desired_state::deleted;
     cancel_restart(*m);
@@ -574,7 +571,6 @@ struct run_job : std::enable_shared_from_this<run_job> {
     m->history.exits.clear(); // the caller asked again: a fresh window
     m->state.stop_requested = false;
     m->state.reason.clear();
-    touch(self, *m);
     auto labels = history_labels(*m);
     labels[label_desired] = to_string(desired_state::running);
     labels[label_stop_requested] = "";
@@ -634,7 +630,6 @@ struct run_job : std::enable_shared_from_this<run_job> {
         [j](container_record& created) {
           auto m = model_from_record(created);
           m.state.status = "created";
-          touch(j->self, m);
           j->self->state.models[j->id] = std::move(m);
           j->start_task();
         },
@@ -1040,22 +1035,17 @@ struct restart_job : std::enable_shared_from_this<restart_job> {
 
 // --- sync: one container against its desired state (reconciliation) ---------------------------
 
-void sync(tenant_pointer self, container_record rec, std::optional<task_info> task,
-          uint64_t listed_epoch, done_fn done) {
+/// Applies the rules to a managed container as containerd reports it now.
+void sync_with(tenant_pointer self, const container_record& rec, std::optional<task_info> task,
+               done_fn done) {
   auto id = rec.id;
   auto ns = self->state.ns;
   auto* m = model_of(self, id);
-  if (m && m->epoch > listed_epoch) {
-    done(); // a job changed it after the listing: it knows better
-    return;
-  }
   if (!m) {
     self->state.models[id] = model_from_record(rec);
     m = model_of(self, id);
-    touch(self, *m);
   } else {
-    // Labels may have been set by a contd before this one; the model's desired state wins only
-    // where it is newer (epoch check above).
+    // The labels are what every job of this and earlier incarnations wrote last.
     m->desired = desired_from_labels(rec.labels);
   }
   switch (m->desired) {
@@ -1129,6 +1119,48 @@ void remove_orphan_task(tenant_pointer self, const string& id, done_fn done) {
           .then([done](exit_info&) { done(); }, [done](caf::error&) { done(); });
       },
       [done](caf::error&) { done(); });
+}
+
+/// One container against its desired state, from what containerd reports when the job runs
+/// (inside the container's FIFO, so no other job of it is in flight): a listing taken earlier
+/// may predate a job that ran since.
+void sync(tenant_pointer self, const string& id, done_fn done) {
+  auto ns = self->state.ns;
+  self->request(client(self), call_timeout(self), atom::ctr_get_v, ns, id)
+    .then(
+      [self, ns, id, done](container_record& rec) {
+        if (!is_managed(rec)) {
+          self->state.models.erase(id); // never touched: contd did not create it
+          done();
+          return;
+        }
+        self->request(client(self), call_timeout(self), atom::tsk_get_v, ns, id)
+          .then([self, rec, done](task_info& t) { sync_with(self, rec, t, done); },
+                [self, rec, done](caf::error& err) {
+                  if (err == errc::not_found)
+                    sync_with(self, rec, std::nullopt, done);
+                  else
+                    done(); // containerd went away again: the next resync tries again
+                });
+      },
+      [self, ns, id, done](caf::error& err) {
+        if (err != errc::not_found) {
+          done();
+          return;
+        }
+        // Removed behind contd's back. A task that outlived its record goes too (containerd
+        // does not refuse Containers.Delete under a task).
+        bool known = self->state.models.erase(id) > 0;
+        self->request(client(self), call_timeout(self), atom::tsk_get_v, ns, id)
+          .then(
+            [self, id, known, done](task_info&) {
+              if (known)
+                remove_orphan_task(self, id, done);
+              else
+                done();
+            },
+            [done](caf::error&) { done(); });
+      });
 }
 
 void sync_finished(tenant_pointer self);
@@ -1362,7 +1394,6 @@ void signal_delete(tenant_pointer self, string id, void_promise rp, done_fn done
     m->desired = desired_state::stopped;
     m->state.stop_requested = true;
     cancel_restart(*m);
-    touch(self, *m);
   }
   auto finish = [rp, done](caf::error err) mutable {
     if (!err || err == errc::not_found)
@@ -1499,62 +1530,30 @@ void reconcile(tenant_pointer self) {
   st.side_calls++;
   st.idle_generation++;
   auto ns = st.ns;
-  auto listed_epoch = st.epoch;
+  // The listing only finds the ids: each sync reads its container afresh inside its FIFO.
   self->request(client(self), call_timeout(self), atom::ctr_list_v, ns, std::vector<string>{})
     .then(
-      [self, ns, listed_epoch](std::vector<container_record>& recs) {
-        self->request(client(self), call_timeout(self), atom::tsk_list_v, ns)
-          .then(
-            [self, recs = std::move(recs), listed_epoch](std::vector<task_info>& tasks) {
-              auto& st = self->state;
-              std::map<string, task_info> by_id;
-              for (auto& t : tasks)
-                by_id.emplace(t.id, std::move(t));
-              std::set<string> listed;
-              size_t n = 0;
-              std::vector<std::function<void()>> starts;
-              for (const auto& rec : recs) {
-                listed.insert(rec.id);
-                if (!is_managed(rec))
-                  continue; // never touched: contd did not create it
-                std::optional<task_info> task;
-                if (auto t = by_id.find(rec.id); t != by_id.end())
-                  task = t->second;
-                ++n;
-                starts.push_back([self, rec, task, listed_epoch] {
-                  enqueue(self, rec.id, [self, rec, task, listed_epoch](done_fn done) {
-                    sync(self, rec, task, listed_epoch, [self, done] {
-                      done();
-                      sync_finished(self);
-                    });
-                  });
-                });
-              }
-              // Models of containers that are gone (removed behind contd's back).
-              for (auto it = st.models.begin(); it != st.models.end();) {
-                if (!listed.count(it->first) && it->second.epoch <= listed_epoch
-                    && !st.fifo.busy(it->first)) {
-                  // A task that outlived its record goes too.
-                  if (by_id.count(it->first)) {
-                    auto id = it->first;
-                    enqueue(self, id,
-                            [self, id](done_fn done) { remove_orphan_task(self, id, done); });
-                  }
-                  it = st.models.erase(it);
-                } else {
-                  ++it;
-                }
-              }
-              st.side_calls--;
-              st.syncs_pending = n;
-              if (n == 0) {
-                reconcile_finished(self);
-                return;
-              }
-              for (auto& s : starts)
-                s();
-            },
-            [self](caf::error& err) { reconcile_failed(self, err); });
+      [self](std::vector<container_record>& recs) {
+        auto& st = self->state;
+        std::set<string> ids;
+        for (const auto& rec : recs)
+          if (is_managed(rec))
+            ids.insert(rec.id);
+        for (const auto& [id, m] : st.models)
+          ids.insert(id); // gone from containerd, or created since the listing
+        st.side_calls--;
+        st.syncs_pending = ids.size();
+        if (ids.empty()) {
+          reconcile_finished(self);
+          return;
+        }
+        for (const auto& id : ids)
+          enqueue(self, id, [self, id](done_fn done) {
+            sync(self, id, [self, done] {
+              done();
+              sync_finished(self);
+            });
+          });
       },
       [self](caf::error& err) { reconcile_failed(self, err); });
 }
