@@ -22,6 +22,8 @@ caf::expected<tenant_actor> tenant_of(container_module_pointer self, const std::
     return it->second;
   auto t = self->spawn<caf::linked>(tenant, ns, st.config, module_actor{self}, st.client,
                                     st.builder);
+  if (st.reaper)
+    self->send(t, atom::attach_v, st.reaper);
   st.tenants.emplace(ns, t);
   st.tenants_spawned++;
   return t;
@@ -197,6 +199,37 @@ module_actor::behavior_type container_module(container_module_pointer self, tena
     },
     [self](atom::attach, event_publisher_actor publisher) {
       self->state.publisher = std::move(publisher);
+    },
+    [self](atom::attach, shim_reaper_actor reaper) {
+      self->state.reaper = reaper;
+      for (auto& [ns, t] : self->state.tenants)
+        self->send(t, atom::attach_v, reaper);
+    },
+    [self](atom::stats) -> caf::result<uint64_t, uint64_t, uint64_t> {
+      auto& tenants = self->state.tenants;
+      auto rp = self->make_response_promise<uint64_t, uint64_t, uint64_t>();
+      if (tenants.empty()) {
+        rp.deliver(uint64_t{0}, uint64_t{0}, uint64_t{0});
+        return rp;
+      }
+      struct gather {
+        uint64_t pending, tenants, synced = 0, supervised = 0;
+      };
+      auto g = std::make_shared<gather>(gather{tenants.size(), tenants.size()});
+      auto finish = [g, rp]() mutable {
+        if (--g->pending == 0)
+          rp.deliver(g->tenants, g->synced, g->supervised);
+      };
+      for (auto& [ns, t] : tenants)
+        self->request(t, self->state.config.call_timeout, atom::stats_v)
+          .then(
+            [g, finish](bool synced, uint64_t supervised) mutable {
+              g->synced += synced ? 1 : 0;
+              g->supervised += supervised;
+              finish();
+            },
+            [finish](caf::error&) mutable { finish(); });
+      return rp;
     },
   };
 }

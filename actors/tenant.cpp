@@ -289,6 +289,11 @@ tenant_actor::behavior_type tenant(tenant_pointer self, std::string ns, tenant_c
       self->state.synced = false;
       jobs::reconcile(self);
     },
+    [self](atom::stats) -> caf::result<bool, uint64_t> {
+      return {self->state.synced && !self->state.reconciling,
+              static_cast<uint64_t>(self->state.models.size())};
+    },
+    [self](atom::attach, shim_reaper_actor reaper) { self->state.reaper = std::move(reaper); },
     [self](atom::done) {
       self->state.retiring = true;
       jobs::maybe_idle(self);

@@ -96,6 +96,7 @@ struct tenant_state {
   module_actor module;
   containerd_client_actor client;
   spec_builder_actor builder;
+  shim_reaper_actor reaper; // may be none: leaked shims are then left alone
 
   std::map<std::string, container_model> models;
   supervise::container_fifo fifo;

@@ -211,6 +211,75 @@ void remove_log(tenant_pointer self, const string& id) {
   std::filesystem::remove(log_path(self->state.config, self->state.ns, id), ec);
 }
 
+/// Removes a runc shim containerd leaked for `id` (killed during Tasks.Create: containerd then
+/// lists no task, but a new Tasks.Create of the id fails), then calls `k`. The reaper checks
+/// with containerd that there is no task; contd's own Create of `id` is never in flight here,
+/// because every caller runs inside the container's FIFO.
+void reap_leaked(tenant_pointer self, const string& id, std::function<void()> k) {
+  auto& st = self->state;
+  if (!st.reaper) {
+    k();
+    return;
+  }
+  self->request(st.reaper, call_timeout(self) + std::chrono::seconds{30}, atom::reap_v, st.ns,
+                id)
+    .then(
+      [self, id, k](uint32_t removed) {
+        if (removed > 0)
+          spdlog::info("tenant {}: removed {} shim(s) containerd leaked for {}", self->state.ns,
+                       removed, id);
+        k();
+      },
+      [self, id, k](caf::error& err) {
+        spdlog::warn("tenant {}: leaked shims of {} not removed: {}", self->state.ns, id,
+                     error_text(err));
+        k();
+      });
+}
+
+/// The bundle containerd names in "failed to start shim: mkdir <bundle>: file exists" (a bundle
+/// left without a shim), or "".
+string orphan_bundle_in(const caf::error& err) {
+  auto text = error_text(err);
+  const string open = "mkdir ", close = ": file exists";
+  auto b = text.find(open);
+  auto e = text.rfind(close);
+  if (b == string::npos || e == string::npos || e <= b + open.size())
+    return {};
+  return text.substr(b + open.size(), e - b - open.size());
+}
+
+/// Removes such a bundle (the reaper checks its shape and that no shim and no task exist).
+void reap_bundle(tenant_pointer self, const string& id, const string& bundle,
+                 std::function<void()> k) {
+  auto& st = self->state;
+  if (!st.reaper || bundle.empty()) {
+    k();
+    return;
+  }
+  self->request(st.reaper, call_timeout(self) + std::chrono::seconds{30}, atom::reap_v, st.ns,
+                id, bundle)
+    .then(
+      [self, id, k](uint32_t removed) {
+        if (removed > 0)
+          spdlog::info("tenant {}: removed the bundle containerd left without a shim for {}",
+                       self->state.ns, id);
+        k();
+      },
+      [self, id, k](caf::error& err) {
+        spdlog::warn("tenant {}: leftover bundle of {} not removed: {}", self->state.ns, id,
+                     error_text(err));
+        k();
+      });
+}
+
+/// A Tasks.Create refused because of what a leaked shim left behind.
+bool leak_symptom(const caf::error& err) {
+  auto text = error_text(err);
+  return err == errc::already_exists || text.find("already exists") != string::npos
+         || text.find("file exists") != string::npos;
+}
+
 /// Creates and starts the container's task with its log file as stdout and stderr. While it
 /// runs, exits of the container are held (m.starting) and applied afterwards against the pid.
 void launch_task(tenant_pointer self, const string& id, std::function<void(uint32_t)> ok,
@@ -234,24 +303,37 @@ void launch_task(tenant_pointer self, const string& id, std::function<void(uint3
     if (auto* m = model_of(self, id))
       m->starting = false;
   };
+  auto start = [self, ns, id, ok, fail, end](uint32_t) {
+    self->request(client(self), call_timeout(self), atom::tsk_start_v, ns, id)
+      .then(
+        [ok, end](uint32_t pid) {
+          end();
+          ok(pid);
+        },
+        [fail, end](caf::error& err) {
+          end();
+          fail(err);
+        });
+  };
   self->request(client(self), call_timeout(self), atom::tsk_create_v, ns, id, path, err_path)
-    .then(
-      [self, ns, id, ok, fail, end](uint32_t) {
-        self->request(client(self), call_timeout(self), atom::tsk_start_v, ns, id)
-          .then(
-            [ok, end](uint32_t pid) {
-              end();
-              ok(pid);
-            },
-            [fail, end](caf::error& err) {
-              end();
-              fail(err);
-            });
-      },
-      [fail, end](caf::error& err) {
+    .then(start, [self, ns, id, path, err_path, start, fail, end](caf::error& err) {
+      if (!leak_symptom(err)) {
         end();
         fail(err);
+        return;
+      }
+      // Once: remove what containerd leaked (a shim, or a bundle without one), create again.
+      auto retry = [self, ns, id, path, err_path, start, fail, end] {
+        self->request(client(self), call_timeout(self), atom::tsk_create_v, ns, id, path, err_path)
+          .then(start, [fail, end](caf::error& err) {
+            end();
+            fail(err);
+          });
+      };
+      reap_leaked(self, id, [self, id, bundle = orphan_bundle_in(err), retry] {
+        reap_bundle(self, id, bundle, retry); // the shim's removal may have taken it already
       });
+    });
 }
 
 /// Marks the model running with `pid`, then applies an exit of that pid that arrived meanwhile.
@@ -370,7 +452,7 @@ struct teardown : std::enable_shared_from_this<teardown> {
       .then([j](exit_info&) { j->delete_container(); },
             [j](caf::error& err) {
               if (err == errc::not_found)
-                j->delete_container();
+                reap_leaked(j->self, j->id, [j] { j->delete_container(); });
               else if (unreachable(err))
                 j->retry_or_give_up(err);
               else
@@ -894,7 +976,7 @@ struct delete_job : std::enable_shared_from_this<delete_job> {
       .then([j](exit_info&) { j->delete_container(); },
             [j](caf::error& err) {
               if (err == errc::not_found)
-                j->delete_container();
+                reap_leaked(j->self, j->id, [j] { j->delete_container(); });
               else
                 j->fail(err);
             });

@@ -87,6 +87,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(contd, caf::first_custom_type_id)
   CAF_ADD_ATOM(contd, contd::atom, timer, "timer")
   CAF_ADD_ATOM(contd, contd::atom, publish, "publish")
 
+  // leaked-shim reaper (actors/shim_reaper)
+  CAF_ADD_ATOM(contd, contd::atom, reap, "reap")
+
 CAF_END_TYPE_ID_BLOCK(contd)
 
 namespace contd::atom {

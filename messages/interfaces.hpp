@@ -153,6 +153,17 @@ using spec_builder_actor = caf::typed_actor<
   // (ns, request) -> the OCI runtime spec JSON; errc::invalid_argument naming field and value
   caf::replies_to<atom::build, std::string, container>::with<std::string>>;
 
+// --- leaked-shim reaper ----------------------------------------------------------------------
+
+/// Detached: removes runc v2 shims that containerd leaked when it was killed during
+/// Tasks.Create (see src/containerd/shim_reaper.hpp for the safety criterion).
+using shim_reaper_actor = caf::typed_actor<
+  // (ns, id) -> how many leaked shims of that container were removed (0: none, or containerd
+  // reports a task for id); errc::invalid_argument for a bad ns/id, errc::internal otherwise
+  caf::replies_to<atom::reap, std::string, std::string>::with<uint32_t>,
+  // (ns, id, bundle path containerd named) -> 1 when a bundle without any shim was removed
+  caf::replies_to<atom::reap, std::string, std::string, std::string>::with<uint32_t>>;
+
 // --- the container module's inside ----------------------------------------------------------
 
 /// One tenant per containerd namespace: the supervisor of its managed containers. Serialises
@@ -171,6 +182,10 @@ using tenant_actor = caf::typed_actor<
   caf::reacts_to<atom::event, task_event>,
   // the event stream had a gap (or contd just started): reconcile the namespace
   caf::reacts_to<atom::resync>,
+  // (the model answers: reconciled since the last gap, containers supervised)
+  caf::replies_to<atom::stats>::with<bool, uint64_t>,
+  // who removes shims containerd leaked (none: they are left alone)
+  caf::reacts_to<atom::attach, shim_reaper_actor>,
   // the module retires this tenant: finish the queued work, then quit
   caf::reacts_to<atom::done>,
   // internal: the idle timer of generation n fired
@@ -189,7 +204,11 @@ using module_actor = container_module_actor::extend<
   // a tenant reports a state transition: forwarded to the attached publisher
   caf::reacts_to<atom::publish, container_event>,
   // where transitions go (zbus publishes them on Redis); the module runs without one
-  caf::reacts_to<atom::attach, event_publisher_actor>>;
+  caf::reacts_to<atom::attach, event_publisher_actor>,
+  // (tenants, tenants reconciled since their last gap, containers supervised)
+  caf::replies_to<atom::stats>::with<uint64_t, uint64_t, uint64_t>,
+  // who removes shims containerd leaked; handed to every tenant
+  caf::reacts_to<atom::attach, shim_reaper_actor>>;
 
 // --- zbus event stream ----------------------------------------------------------------------
 
@@ -202,5 +221,6 @@ using zbus_publisher_actor = event_publisher_actor::extend<
   caf::replies_to<atom::stats>::with<uint64_t, uint64_t, uint64_t>,
   // internal: retry the queued events after an outage
   caf::reacts_to<atom::retry>>;
+
 
 } // namespace contd

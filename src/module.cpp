@@ -4,6 +4,7 @@
 
 #include "actors/container_module.hpp"
 #include "actors/containerd_client.hpp"
+#include "actors/shim_reaper.hpp"
 #include "actors/spec_builder.hpp"
 
 namespace contd {
@@ -30,6 +31,13 @@ module_handles spawn_container_module(caf::actor_system& sys, const module_confi
   tcfg.kill_bound = cfg.kill_bound;
   tcfg.idle_timeout = cfg.tenant_idle;
   h.module = sys.spawn(container_module, tcfg, h.client, h.builder);
+
+  // Blocking /proc and file work: detached. It asks containerd before it removes anything.
+  shim_reaper_config rcfg;
+  rcfg.containerd_socket = cfg.containerd_socket;
+  rcfg.confirm_with = h.client;
+  h.reaper = sys.spawn<caf::detached>(shim_reaper, rcfg);
+  caf::anon_send(h.module, atom::attach_v, h.reaper);
   return h;
 }
 
@@ -37,6 +45,7 @@ void stop_container_module(const module_handles& h) {
   caf::anon_send_exit(h.module, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(h.builder, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(h.client, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(h.reaper, caf::exit_reason::user_shutdown);
 }
 
 } // namespace contd

@@ -38,6 +38,7 @@ struct module_handles {
   module_actor module;
   containerd_client_actor client;
   spec_builder_actor builder;
+  shim_reaper_actor reaper;
 };
 
 module_handles spawn_container_module(caf::actor_system& sys, const module_config& cfg);
