@@ -2,6 +2,8 @@
 // that Inspect answers from, truthful rollbacks and deletes when containerd goes away, and the
 // reconciliation of every half-done shape a crash can leave (tests/fakes/fake_containerd.hpp
 // behaves like containerd, events included).
+#include <tuple>
+
 #include "tests/actors/module_fixture.hpp"
 
 using namespace contd;
@@ -516,4 +518,28 @@ TEST_CASE_METHOD(supervision, "the periodic reconcile catches a task removed beh
   REQUIRE(has_task(ns1, "c1"));
   CHECK(task("c1").status == "running");
   CHECK(inspect("c1").state.restarts == 1);
+}
+
+TEST_CASE_METHOD(supervision, "module stats count tenants, reconciled tenants and supervised "
+                              "containers",
+                 "[supervision][model]") {
+  REQUIRE(run_container(ns1, make_container("a")));
+  REQUIRE(run_container(ns1, make_container("b")));
+  REQUIRE(run_container("ns2", make_container("c")));
+  auto stats = [&] {
+    std::tuple<uint64_t, uint64_t, uint64_t> out{99, 99, 99};
+    auto rh = self->request(module, caf::infinite, atom::stats_v);
+    run();
+    rh.receive([&](uint64_t t, uint64_t s, uint64_t n) { out = {t, s, n}; },
+               [](caf::error&) {});
+    return out;
+  };
+  CHECK(stats() == std::make_tuple(uint64_t{2}, uint64_t{2}, uint64_t{3}));
+  fake().down = true;
+  self->send(module, atom::resync_v); // a gap whose reconcile cannot finish yet
+  run();
+  CHECK(stats() == std::make_tuple(uint64_t{2}, uint64_t{0}, uint64_t{3}));
+  fake().down = false;
+  advance(3s); // the postponed reconcile tries again
+  CHECK(stats() == std::make_tuple(uint64_t{2}, uint64_t{2}, uint64_t{3}));
 }

@@ -82,6 +82,10 @@ stub_module(module_actor::stateful_pointer<stub_module_state> self) {
         self->send(self->state.publisher, atom::publish_v, std::move(ev));
     },
     [self](atom::attach, event_publisher_actor p) { self->state.publisher = std::move(p); },
+    [](atom::attach, shim_reaper_actor) {},
+    [](atom::stats) -> caf::result<uint64_t, uint64_t, uint64_t> {
+      return {uint64_t{0}, uint64_t{0}, uint64_t{0}};
+    },
   };
 }
 

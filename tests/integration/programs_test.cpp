@@ -18,9 +18,8 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/containerd_fixture.hpp"
+#include "tests/integration/contd_process.hpp"
 #include "tests/integration/redis_fixture.hpp"
-
-extern char** environ;
 
 using namespace contd;
 using namespace std::chrono_literals;
@@ -29,59 +28,8 @@ namespace {
 
 const std::string bin_dir = CONTD_BIN_DIR;
 
-struct process {
-  pid_t pid = -1;
-  std::string log;
-
-  process(std::vector<std::string> args, std::string log_file) : log(std::move(log_file)) {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    std::vector<char*> argv;
-    for (auto& a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0)
-      pid = -1;
-    posix_spawn_file_actions_destroy(&fa);
-  }
-
-  /// Exit code, or -1 if it did not exit within `limit` (then it is killed).
-  int wait_exit(std::chrono::milliseconds limit) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid, &status, WNOHANG) == pid) {
-        pid = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    pid = -1;
-    return -1;
-  }
-
-  ~process() {
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-  }
-
-  std::string output() const {
-    std::ifstream in(log);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
-};
-
-struct netns {
-  std::string name = test::random_name("contd-prog-");
-  netns() { test::run_command({"ip", "netns", "add", name}); }
-  ~netns() { test::run_command({"ip", "netns", "del", name}); }
-};
+using test::netns;
+using test::process;
 
 struct programs {
   test::redis_server redis;

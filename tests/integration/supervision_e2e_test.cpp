@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -197,6 +198,26 @@ std::string describe(const std::optional<container>& c) {
 TEST_CASE("a crash loop restarts with growing delays and gives up at the 4th exit within 60 s",
           "[supervision][integration]") {
   node n;
+  // Every transition is published; a subscriber collects them in the background.
+  std::atomic<bool> listening{true};
+  std::mutex events_mutex;
+  std::vector<container_event> events;
+  zbus::redis_connection sub{n.redis.broker()};
+  REQUIRE(sub.connect());
+  REQUIRE(sub.subscribe({zbus::events_channel()}));
+  std::thread listener([&] {
+    while (listening) {
+      std::string channel, payload;
+      if (sub.next_message(100ms, channel, payload)
+          != zbus::redis_connection::message_result::message)
+        continue;
+      auto ev = zbus::decode_event(payload);
+      if (ev.id == "loop") {
+        std::lock_guard<std::mutex> g{events_mutex};
+        events.push_back(ev);
+      }
+    }
+  });
   auto c = n.make("loop", "/bin/sh -c 'sleep 0.2; exit 1'");
   auto r = n.run(c);
   REQUIRE_FALSE(r.call_error);
@@ -245,6 +266,30 @@ TEST_CASE("a crash loop restarts with growing delays and gives up at the 4th exi
   CHECK(n.tasks()["loop"] == "STOPPED");
   CHECK_FALSE(n.two("Delete", "loop").call_error);
   CHECK_FALSE(n.has_container("loop"));
+  // The events, in order: started, then three rounds of exited/restarting/restarted, then the
+  // 4th exit and failed, then deleted.
+  std::this_thread::sleep_for(300ms);
+  listening = false;
+  listener.join();
+  std::vector<std::string> kinds;
+  for (auto& ev : events)
+    kinds.push_back(ev.kind);
+  std::vector<std::string> want{"started"};
+  for (int i = 0; i < 3; ++i)
+    want.insert(want.end(), {"exited", "restarting", "restarted"});
+  want.insert(want.end(), {"exited", "failed", "deleted"});
+  CHECK(kinds == want);
+  REQUIRE(events.size() == want.size());
+  CHECK(events[1].exit_code == 1);
+  CHECK(events[1].ns == n.ns);
+  CHECK(events[3].restarts == 1);
+  CHECK(events[9].restarts == 3);
+  CHECK(events[11].reason.find("4 exits within 60 s") != std::string::npos);
+  for (size_t i = 1; i < events.size(); ++i) {
+    INFO(i);
+    CHECK(events[i].at.sec * 1'000'000'000LL + events[i].at.nsec
+          >= events[i - 1].at.sec * 1'000'000'000LL + events[i - 1].at.nsec);
+  }
 }
 
 TEST_CASE("on-failure with exit 0 is not restarted; a Run again restarts it",
