@@ -174,15 +174,29 @@ int main(int argc, char** argv) {
   zbus::client c{redis.broker()};
   call(c, "Run", {zbus::encode_string("bench"), zbus::encode_container(make("target"))});
   auto canned = zbus::decode_container(*call(c, "Inspect", args2("bench", "target")).data);
-  auto contd_f = measure_inspect(redis, "bench", "target", callers);
   stop_front_door(door);
   std::this_thread::sleep_for(500ms); // the listener's last BLPOP ends
   auto noop = sys.spawn(noop_module, canned);
-  auto noop_door = spawn_front_door(sys, noop, front_door_config{redis.broker(), 1024, 0.2});
-  auto noop_f = measure_inspect(redis, "bench", "target", callers);
-  stop_front_door(noop_door);
+  // Alternating rounds, so that neither side profits from a warmer machine; best round of each.
+  inspect_figures contd_f, noop_f;
+  for (int round = 0; round < 3; ++round) {
+    door = spawn_front_door(sys, module.module, front_door_config{redis.broker(), 1024, 0.2});
+    auto f = measure_inspect(redis, "bench", "target", callers);
+    stop_front_door(door);
+    std::this_thread::sleep_for(500ms);
+    auto noop_door = spawn_front_door(sys, noop, front_door_config{redis.broker(), 1024, 0.2});
+    auto g = measure_inspect(redis, "bench", "target", callers);
+    stop_front_door(noop_door);
+    std::this_thread::sleep_for(500ms);
+    if (round == 0 || f.idle_p50 < contd_f.idle_p50)
+      contd_f.idle_p50 = f.idle_p50;
+    if (round == 0 || g.idle_p50 < noop_f.idle_p50)
+      noop_f.idle_p50 = g.idle_p50;
+    contd_f.throughput = std::max(contd_f.throughput, f.throughput);
+    noop_f.throughput = std::max(noop_f.throughput, g.throughput);
+  }
   caf::anon_send_exit(noop, caf::exit_reason::user_shutdown);
-  std::this_thread::sleep_for(500ms);
+  std::printf("(best of 3 alternating rounds)\n");
   std::printf("Inspect idle p50: contd %.3f ms, no-op server %.3f ms, ratio %.2f\n",
               contd_f.idle_p50, noop_f.idle_p50, contd_f.idle_p50 / noop_f.idle_p50);
   std::printf("Inspect with %d callers: contd %.0f/s, no-op server %.0f/s, ratio %.2f\n",
@@ -206,19 +220,24 @@ int main(int argc, char** argv) {
   }
   stop_front_door(door);
   std::this_thread::sleep_for(500ms);
-  // The reference: one Containers.List + Tasks.List per namespace through the adapter alone.
-  double floor_ms = 0;
-  {
-    caf::scoped_actor self{sys};
+  // The reference: one Containers.List + Tasks.List per namespace through the adapter alone,
+  // all at once (best of 3).
+  double floor_ms = 1e9;
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::thread> ts;
     auto t0 = clk::now();
-    for (int n = 0; n < namespaces; ++n) {
-      auto ns = "rec" + std::to_string(n);
-      self->request(module.client, 30s, atom::ctr_list_v, ns, std::vector<std::string>{})
-        .receive([](std::vector<container_record>&) {}, [](caf::error&) {});
-      self->request(module.client, 30s, atom::tsk_list_v, ns)
-        .receive([](std::vector<task_info>&) {}, [](caf::error&) {});
-    }
-    floor_ms = ms_since(t0);
+    for (int n = 0; n < namespaces; ++n)
+      ts.emplace_back([&, n] {
+        caf::scoped_actor self{sys};
+        auto ns = "rec" + std::to_string(n);
+        self->request(module.client, 30s, atom::ctr_list_v, ns, std::vector<std::string>{})
+          .receive([](std::vector<container_record>&) {}, [](caf::error&) {});
+        self->request(module.client, 30s, atom::tsk_list_v, ns)
+          .receive([](std::vector<task_info>&) {}, [](caf::error&) {});
+      });
+    for (auto& t : ts)
+      t.join();
+    floor_ms = std::min(floor_ms, ms_since(t0));
   }
   stop_container_module(module);
   std::this_thread::sleep_for(500ms);
