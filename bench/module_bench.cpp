@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "bench/figures.hpp"
 #include "src/config/actor_config.hpp"
 #include "src/front_door.hpp"
 #include "src/module.hpp"
@@ -33,21 +34,11 @@
 
 using namespace contd;
 using namespace std::chrono_literals;
-using clk = std::chrono::steady_clock;
+using bench::clk;
+using bench::ms_since;
+using bench::pct;
 
 namespace {
-
-double ms_since(clk::time_point t) {
-  return std::chrono::duration<double, std::milli>(clk::now() - t).count();
-}
-
-double pct(std::vector<double> xs, double p) {
-  if (xs.empty())
-    return 0;
-  std::sort(xs.begin(), xs.end());
-  auto idx = static_cast<size_t>(p / 100.0 * static_cast<double>(xs.size() - 1) + 0.5);
-  return xs[std::min(idx, xs.size() - 1)];
-}
 
 void summary(const char* what, const std::vector<double>& xs) {
   std::printf("%-44s n=%zu min %.1f  p50 %.1f  p99 %.1f  max %.1f ms\n", what, xs.size(),

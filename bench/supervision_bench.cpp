@@ -24,6 +24,7 @@
 #include <caf/scoped_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include "bench/figures.hpp"
 #include "src/config/actor_config.hpp"
 #include "src/front_door.hpp"
 #include "src/module.hpp"
@@ -33,21 +34,11 @@
 
 using namespace contd;
 using namespace std::chrono_literals;
-using clk = std::chrono::steady_clock;
+using bench::clk;
+using bench::ms_since;
+using bench::pct;
 
 namespace {
-
-double ms_since(clk::time_point t) {
-  return std::chrono::duration<double, std::milli>(clk::now() - t).count();
-}
-
-double pct(std::vector<double> xs, double p) {
-  if (xs.empty())
-    return 0;
-  std::sort(xs.begin(), xs.end());
-  auto idx = static_cast<size_t>(p / 100.0 * static_cast<double>(xs.size() - 1) + 0.5);
-  return xs[std::min(idx, xs.size() - 1)];
-}
 
 /// The reference server: every method answers at once, Inspect with a fixed Container.
 container_module_actor::behavior_type noop_module(container canned) {

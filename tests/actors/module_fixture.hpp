@@ -59,6 +59,13 @@ struct fixture : deterministic_fixture<> {
     logs_dir = mkdtemp(tmpl);
     ctrd = sys.spawn(fake_containerd);
     builder = sys.spawn(fake_builder);
+    module = sys.spawn(container_module, module_config(42), containerd_client_actor{ctrd},
+                       builder);
+    run();
+  }
+
+  /// The tenants' settings of every test: short bounds, the fake's clock origin, a fixed seed.
+  tenant_config module_config(uint64_t jitter_seed) const {
     tenant_config cfg;
     cfg.log_dir = logs_dir;
     cfg.call_timeout = 10s;
@@ -67,10 +74,9 @@ struct fixture : deterministic_fixture<> {
     cfg.idle_timeout = 60s;
     cfg.reconcile_period = 60s;
     cfg.rollback_bound = 10s;
-    cfg.unix_origin_ns = int64_t{1800000000} * 1'000'000'000; // later than the fake's clock
-    cfg.jitter_seed = 42;
-    module = sys.spawn(container_module, cfg, containerd_client_actor{ctrd}, builder);
-    run();
+    cfg.unix_origin_ns = int64_t{1800000000} * 1'000'000'000; // the fake containerd's origin
+    cfg.jitter_seed = jitter_seed;
+    return cfg;
   }
 
   ~fixture() override {

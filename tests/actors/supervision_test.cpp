@@ -94,17 +94,8 @@ struct supervision : fixture {
   void restart_contd() {
     self->send_exit(module, caf::exit_reason::kill);
     run();
-    tenant_config cfg;
-    cfg.log_dir = logs_dir;
-    cfg.call_timeout = 10s;
-    cfg.default_grace = 3s;
-    cfg.kill_bound = 5s;
-    cfg.idle_timeout = 60s;
-    cfg.reconcile_period = 60s;
-    cfg.rollback_bound = 10s;
-    cfg.unix_origin_ns = int64_t{1800000000} * 1'000'000'000;
-    cfg.jitter_seed = 7;
-    module = sys.spawn(container_module, cfg, containerd_client_actor{ctrd}, builder);
+    module = sys.spawn(container_module, module_config(7), containerd_client_actor{ctrd},
+                       builder);
     run();
   }
 };

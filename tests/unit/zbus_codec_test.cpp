@@ -491,6 +491,40 @@ TEST_CASE("malformed payloads get a clear error and never a crash", "[zbus][code
   }
 }
 
+TEST_CASE("RestartPolicy and the supervision State keys round-trip; a default policy is not "
+          "written",
+          "[zbus][codec]") {
+  container c;
+  c.name = "c1";
+  auto plain = nlohmann::ordered_json::from_msgpack(encode_container(c));
+  CHECK_FALSE(plain.contains("RestartPolicy")); // byte-compatible with the Go server's replies
+  c.restart = restart_policy{"on-failure", 5, 30'000'000'000};
+  c.has_state = true;
+  c.state.status = "failed";
+  c.state.restarts = 7;
+  c.state.last_exit_code = 137;
+  c.state.last_exited_at = go_time{1700000000, 9};
+  c.state.reason = "gave up";
+  auto bytes = encode_container(c);
+  auto j = nlohmann::ordered_json::from_msgpack(bytes.begin(), bytes.end());
+  REQUIRE(j.size() == 18);
+  CHECK(std::next(j.begin(), 16).key() == "RestartPolicy"); // after Go's 16 keys
+  CHECK(j["RestartPolicy"]["Window"] == 30'000'000'000);
+  CHECK(j["State"]["Restarts"] == 7);
+  CHECK(decode_container(bytes) == c);
+  // As a Go caller would send it: a map with the three keys; wrong types are refused.
+  nlohmann::json req{{"Name", "c1"}, {"RestartPolicy", {{"Name", "no"}, {"MaxRestarts", 1}}}};
+  auto in = nlohmann::json::to_msgpack(req);
+  auto got = decode_container(std::string(in.begin(), in.end()));
+  CHECK(got.restart == restart_policy{"no", 1, 0});
+  nlohmann::json bad{{"Name", "c1"}, {"RestartPolicy", {{"Name", 3}}}};
+  auto bad_in = nlohmann::json::to_msgpack(bad);
+  CHECK_THROWS(decode_container(std::string(bad_in.begin(), bad_in.end())));
+  nlohmann::json neg{{"Name", "c1"}, {"RestartPolicy", {{"MaxRestarts", -1}}}};
+  auto neg_in = nlohmann::json::to_msgpack(neg);
+  CHECK_THROWS(decode_container(std::string(neg_in.begin(), neg_in.end())));
+}
+
 TEST_CASE("requests we encode decode back to themselves", "[zbus][codec]") {
   request req;
   req.id = "id-1";

@@ -1,0 +1,105 @@
+// The steps the tenant's jobs share (tenant_jobs.cpp, tenant_run.cpp, tenant_delete.cpp,
+// tenant_reconcile.cpp): model bookkeeping, task start-up, labels, the restart policy applied to
+// the model, and the teardown of what a failed or unfinished Run left. Internal to the tenant.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "actors/tenant_jobs.hpp"
+
+namespace contd::jobs {
+
+using std::string;
+
+/// The longest ShutdownTimeout honoured.
+inline constexpr auto max_grace = std::chrono::hours{1};
+
+string quote(const string& s);
+
+string where(tenant_pointer self, const string& id);
+
+caf::timespan call_timeout(tenant_pointer self);
+
+containerd_client_actor& client(tenant_pointer self);
+
+/// containerd did not answer: refused, gone, or past a call deadline. Not a statement about the
+/// container.
+bool unreachable(const caf::error& err);
+
+container_model* model_of(tenant_pointer self, const string& id);
+
+/// Cancels a pending restart (its timer finds a newer generation).
+void cancel_restart(container_model& m);
+
+go_time go_time_of(int64_t unix_ns);
+
+int64_t unix_ns_of(const go_time& t);
+
+bool same_spec(const string& stored, const string& wanted);
+
+std::chrono::nanoseconds grace_of(const string& spec_json, std::chrono::nanoseconds dflt);
+
+/// The request behind a container record: contd's own carry it; others are rebuilt from their
+/// spec.
+container request_of(const container_record& rec);
+
+bool is_managed(const container_record& rec);
+
+string label_value(const container_record& rec, const char* key);
+
+/// A model rebuilt from what containerd stores (after a restart of contd, or a gap).
+container_model model_from_record(const container_record& rec);
+
+/// Takes the task's facts into the observed state.
+void observe(container_model& m, const std::optional<task_info>& t);
+
+void remove_log(tenant_pointer self, const string& id);
+
+/// Removes a runc shim containerd leaked for `id` (killed during Tasks.Create: containerd then
+/// lists no task, but a new Tasks.Create of the id fails), then calls `k`. The reaper checks
+/// with containerd that there is no task; contd's own Create of `id` is never in flight here,
+/// because every caller runs inside the container's FIFO.
+void reap_leaked(tenant_pointer self, const string& id, std::function<void()> k);
+
+/// Removes a bundle containerd left without a shim, as named in its "mkdir <bundle>: file
+/// exists" error (the reaper checks its shape and that no shim and no task exist), then `k`.
+void reap_bundle(tenant_pointer self, const string& id, const string& bundle,
+                 std::function<void()> k);
+
+/// Creates and starts the container's task with its log file as stdout and stderr. While it
+/// runs, exits of the container are held (m.starting) and applied afterwards against the pid.
+void launch_task(tenant_pointer self, const string& id, std::function<void(uint32_t)> ok,
+                 std::function<void(caf::error)> fail);
+
+/// Marks the model running with `pid`, then applies an exit of that pid that arrived meanwhile.
+void started(tenant_pointer self, const string& id, uint32_t pid);
+
+/// Sets labels on the container; `k` gets the error (empty on success).
+void set_labels(tenant_pointer self, const string& id, label_map labels,
+                std::function<void(caf::error)> k);
+
+/// The labels that carry a model's restart history.
+label_map history_labels(const container_model& m);
+
+/// Applies a decision of the restart policy to the model.
+void apply(tenant_pointer self, const string& id, container_model& m,
+           const supervise::decision& d);
+
+/// An exit (observed by an event or by reconciliation) under the container's policy.
+void decide(tenant_pointer self, const string& id, container_model& m, uint32_t code,
+            go_time at);
+
+/// Removes the task (SIGKILL first when it runs) and the container. While containerd is
+/// unreachable it retries with backoff up to `bound`; `k` gets the outcome: empty, an
+/// unreachable error (the reconciler finishes later), or a stuck error.
+void tear_down(tenant_pointer self, const string& id, caf::timespan bound,
+               std::function<void(caf::error)> k);
+
+/// After a successful teardown the model goes; otherwise it stays, desired deleted, for the
+/// reconciler.
+void forget_or_keep(tenant_pointer self, const string& id, const caf::error& err);
+
+} // namespace contd::jobs
