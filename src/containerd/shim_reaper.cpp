@@ -360,6 +360,34 @@ bool remove_tree(const std::string& p, std::string& err) {
   return !exists_no_follow(p);
 }
 
+// containerd's bundle.Delete: unmount `bundle`/rootfs, remove the bundle, then the work dir
+// (when given). Records what it does; an error text when a mount stays or a removal fails.
+std::optional<std::string> remove_bundle(const std::string& bundle, const std::string& work,
+                                         std::vector<std::string>& actions) {
+  std::string err;
+  if (is_dir_no_follow(bundle)) {
+    const auto rootfs = bundle + "/rootfs";
+    for (int i = 0; i < 8 && is_mounted(rootfs); ++i) {
+      actions.push_back("umount " + rootfs);
+      if (::umount2(rootfs.c_str(), 0) != 0 && errno == EBUSY)
+        ::umount2(rootfs.c_str(), MNT_DETACH);
+    }
+    if (has_mount_at_or_below(bundle))
+      return "a mount is left under " + bundle + "; bundle kept";
+    actions.push_back("remove " + bundle);
+    if (!remove_tree(bundle, err))
+      return err;
+  }
+  if (!work.empty() && is_dir_no_follow(work)) {
+    if (has_mount_at_or_below(work))
+      return "a mount is left under " + work + "; work dir kept";
+    actions.push_back("remove " + work);
+    if (!remove_tree(work, err))
+      return err;
+  }
+  return std::nullopt;
+}
+
 } // namespace
 
 // --- public ----------------------------------------------------------------------------------
@@ -693,26 +721,8 @@ reap_result reap(const shim_process& shim, const reap_options& opts) {
   }
 
   // 6. The bundle: unmount its rootfs, remove it and the work dir (containerd's bundle.Delete).
-  if (have_bundle && is_dir_no_follow(s.bundle)) {
-    const auto rootfs = s.bundle + "/rootfs";
-    for (int i = 0; i < 8 && is_mounted(rootfs); ++i) {
-      r.actions.push_back("umount " + rootfs);
-      if (::umount2(rootfs.c_str(), 0) != 0 && errno == EBUSY)
-        ::umount2(rootfs.c_str(), MNT_DETACH);
-    }
-    if (has_mount_at_or_below(s.bundle))
-      return fail("a mount is left under " + s.bundle + "; bundle kept");
-    r.actions.push_back("remove " + s.bundle);
-    if (!remove_tree(s.bundle, err))
-      return fail(err);
-  }
-  if (!work.empty() && is_dir_no_follow(work)) {
-    if (has_mount_at_or_below(work))
-      return fail("a mount is left under " + work + "; work dir kept");
-    r.actions.push_back("remove " + work);
-    if (!remove_tree(work, err))
-      return fail(err);
-  }
+  if (auto problem = remove_bundle(have_bundle ? s.bundle : std::string{}, work, r.actions))
+    return fail(*problem);
 
   // 7. The shim socket (SIGTERM lets the shim remove it; after SIGKILL it is stale).
   struct stat st {};
@@ -779,7 +789,6 @@ reap_summary reap_orphan_bundle(const std::string& ns, const std::string& id,
     out.skipped.push_back("a shim of " + ns + "/" + id + " runs; its bundle is left to it");
     return out;
   }
-  std::string err;
   std::string work;
   std::error_code ec;
   auto link = fs::read_symlink(bundle + "/work", ec);
@@ -791,31 +800,9 @@ reap_summary reap_orphan_bundle(const std::string& ns, const std::string& id,
       return out;
     }
   }
-  const auto rootfs = bundle + "/rootfs";
-  for (int i = 0; i < 8 && is_mounted(rootfs); ++i) {
-    out.actions.push_back("umount " + rootfs);
-    if (::umount2(rootfs.c_str(), 0) != 0 && errno == EBUSY)
-      ::umount2(rootfs.c_str(), MNT_DETACH);
-  }
-  if (has_mount_at_or_below(bundle)) {
-    out.error = "a mount is left under " + bundle + "; bundle kept";
+  if (auto problem = remove_bundle(bundle, work, out.actions)) {
+    out.error = *problem;
     return out;
-  }
-  out.actions.push_back("remove " + bundle);
-  if (!remove_tree(bundle, err)) {
-    out.error = err;
-    return out;
-  }
-  if (!work.empty() && is_dir_no_follow(work)) {
-    if (has_mount_at_or_below(work)) {
-      out.error = "a mount is left under " + work + "; work dir kept";
-      return out;
-    }
-    out.actions.push_back("remove " + work);
-    if (!remove_tree(work, err)) {
-      out.error = err;
-      return out;
-    }
   }
   out.removed = 1;
   return out;
