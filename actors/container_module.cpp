@@ -24,6 +24,8 @@ caf::expected<tenant_actor> tenant_of(container_module_pointer self, const std::
                                     st.builder);
   if (st.reaper)
     self->send(t, atom::attach_v, st.reaper);
+  if (st.io)
+    self->send(t, atom::attach_v, st.io);
   st.tenants.emplace(ns, t);
   st.tenants_spawned++;
   return t;
@@ -204,6 +206,18 @@ module_actor::behavior_type container_module(container_module_pointer self, tena
       self->state.reaper = reaper;
       for (auto& [ns, t] : self->state.tenants)
         self->send(t, atom::attach_v, reaper);
+    },
+    [self](atom::attach, log_io_actor io) {
+      self->state.io = io;
+      for (auto& [ns, t] : self->state.tenants)
+        self->send(t, atom::attach_v, io);
+    },
+    [self](atom::metrics, const std::string& ns,
+           const std::string& id) -> caf::result<task_metrics> {
+      auto t = tenant_of(self, ns);
+      if (!t)
+        return t.error();
+      return self->delegate(*t, atom::metrics_v, ns, id);
     },
     [self](atom::stats) -> caf::result<uint64_t, uint64_t, uint64_t> {
       auto& tenants = self->state.tenants;

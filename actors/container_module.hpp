@@ -22,6 +22,7 @@ struct container_module_state {
   uint64_t resyncs = 0; // event stream (re)openings seen
   event_publisher_actor publisher; // where state transitions go; none by default
   shim_reaper_actor reaper;        // removes leaked shims; none by default
+  log_io_actor io;                 // log files and exec captures; none by default
 };
 
 using container_module_pointer = module_actor::stateful_pointer<container_module_state>;

@@ -20,6 +20,7 @@
 #include "src/containerd/convert.hpp"
 #include "src/containerd/errors.hpp"
 #include "src/containerd/event_stream.hpp"
+#include "src/containerd/metrics.hpp"
 
 namespace contd {
 
@@ -92,7 +93,6 @@ struct client_core {
   std::unordered_map<uint64_t, pending_call> pending;
   uint64_t next_sub = 0;
   std::map<uint64_t, subscription> subs;
-  uint64_t next_scratch = 0;
 };
 
 } // namespace containerd
@@ -167,8 +167,6 @@ struct exec_job {
   string ns;
   string id;
   string exec_id;
-  string out_path; // the shim writes stdout and stderr here (file:// URI)
-  uint64_t max_output = 0;
   caf::timespan timeout{0};
   caf::typed_response_promise<exec_result> rp;
   uint32_t exit_code = 0;
@@ -176,32 +174,6 @@ struct exec_job {
 };
 
 using exec_ptr = std::shared_ptr<exec_job>;
-
-// Reads at most `max` bytes of the file, its tail when it is longer. The file is the output of
-// one exec on local disk, read once and bounded, so this does not stall the scheduler.
-exec_result read_output(const string& path, uint64_t max) {
-  exec_result r;
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return r; // nothing written, or never created
-  struct stat sb {};
-  if (fstat(fd, &sb) == 0 && sb.st_size > 0) {
-    auto size = static_cast<uint64_t>(sb.st_size);
-    auto len = std::min(size, max);
-    r.truncated = size > max;
-    r.output.resize(len);
-    size_t got = 0;
-    while (got < len) {
-      auto n = pread(fd, r.output.data() + got, len - got, static_cast<off_t>(size - len + got));
-      if (n <= 0)
-        break;
-      got += static_cast<size_t>(n);
-    }
-    r.output.resize(got);
-  }
-  close(fd);
-  return r;
-}
 
 void exec_finish(pointer self, exec_ptr job);
 
@@ -220,15 +192,13 @@ void exec_delete(pointer self, exec_ptr job) {
 
 void exec_finish(pointer self, exec_ptr job) {
   (void) self;
-  auto out = read_output(job->out_path, job->max_output);
-  std::error_code ec;
-  std::filesystem::remove(job->out_path, ec);
   if (job->failure) {
     job->rp.deliver(std::move(job->failure));
     return;
   }
-  out.exit_code = job->exit_code;
-  job->rp.deliver(std::move(out));
+  // The output is in the capture file; its owner reads it (the shim has closed it: DeleteProcess
+  // returns after the process's I/O is done).
+  job->rp.deliver(exec_result{job->exit_code, {}, false});
 }
 
 void exec_kill_and_reap(pointer self, exec_ptr job) {
@@ -659,20 +629,48 @@ containerd_client_impl_actor::behavior_type containerd_client(containerd_client_
              });
       return rp;
     },
+    [self](atom::tsk_metrics, const string& ns, const string& id) -> caf::result<task_metrics> {
+      auto rp = self->make_response_promise<task_metrics>();
+      auto c = make_call<tasks_v1::MetricsRequest, tasks_v1::MetricsResponse>();
+      c->req.add_filters("id==" + id);
+      launch(self, "Tasks.Metrics", ns, call_timeout(self), c, CONTD_RPC(tasks, Metrics),
+             [rp, ns, id](auto& c, rpc_status& s) mutable {
+               if (!s.ok()) {
+                 rp.deliver(s.error());
+                 return;
+               }
+               // containerd answers an empty list when the container has no task, and leaves
+               // out a task whose statistics it cannot read (e.g. its cgroup is gone).
+               for (const auto& m : c.resp.metrics()) {
+                 if (m.id() != id)
+                   continue;
+                 string error;
+                 auto out = cd::decode_metrics(m.data().type_url(), m.data().value(), error);
+                 if (!out) {
+                   rp.deliver(make_error(errc::internal, error));
+                   return;
+                 }
+                 if (m.has_timestamp())
+                   out->unix_ns = m.timestamp().seconds() * 1'000'000'000
+                                  + m.timestamp().nanos();
+                 rp.deliver(std::move(*out));
+                 return;
+               }
+               rp.deliver(make_error(errc::not_found, "no metrics for container " + quote(id)
+                                                        + " in namespace " + quote(ns)
+                                                        + ": not found"));
+             });
+      return rp;
+    },
     [self](atom::exec_run, const string& ns, const string& id, const string& exec_id,
            const string& process_json, caf::timespan timeout,
-           uint64_t max_output) -> caf::result<exec_result> {
+           const string& capture) -> caf::result<exec_result> {
       auto job = std::make_shared<exec_job>();
       job->ns = ns;
       job->id = id;
       job->exec_id = exec_id;
-      job->max_output = max_output;
       job->timeout = timeout;
       job->rp = self->make_response_promise<exec_result>();
-      auto& core = *self->state.core;
-      // A fresh name per exec: exec ids may repeat over time, files must not collide.
-      auto file = std::to_string(++core.next_scratch) + "-" + id + "-" + exec_id + ".out";
-      job->out_path = (std::filesystem::path{self->state.config.scratch_dir} / ns / file).string();
       auto c = make_call<tasks_v1::ExecProcessRequest, google::protobuf::Empty>();
       c->req.set_container_id(id);
       c->req.set_exec_id(exec_id);
@@ -682,20 +680,12 @@ containerd_client_impl_actor::behavior_type containerd_client(containerd_client_
       // one writer between its stdout and stderr copiers and now and then drops the stderr of a
       // process that exits right after writing it ("error copying stderr", ~1 exec in 20 here).
       // Two spellings of one existing regular file give each stream its own O_APPEND fd: the
-      // streams stay merged in order and nothing is lost. Creating an empty local file is one
-      // bounded syscall; contd holds no fd.
-      std::filesystem::path out{job->out_path};
-      std::error_code ec;
-      std::filesystem::create_directories(out.parent_path(), ec);
-      int fd = open(job->out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      if (fd < 0) {
-        job->rp.deliver(make_error(errc::internal, "cannot create the exec capture file "
-                                                     + job->out_path + ": " + std::strerror(errno)));
-        return job->rp;
+      // streams stay merged in order and nothing is lost. An empty capture means no output.
+      if (!capture.empty()) {
+        std::filesystem::path out{capture};
+        c->req.set_stdout(capture);
+        c->req.set_stderr((out.parent_path() / "." / out.filename()).string());
       }
-      close(fd);
-      c->req.set_stdout(job->out_path);
-      c->req.set_stderr((out.parent_path() / "." / out.filename()).string());
       c->req.set_terminal(false);
       auto rp = job->rp;
       launch(self, "Tasks.Exec", ns, call_timeout(self), c, CONTD_RPC(tasks, Exec),

@@ -26,9 +26,6 @@ struct containerd_client_config {
   std::string socket = "/run/containerd/containerd.sock";
   /// Deadline of every call that has no timeout of its own.
   caf::timespan call_timeout = std::chrono::seconds{30};
-  /// Where exec output is captured (one file per exec, removed afterwards); absolute, because the
-  /// shim opens it.
-  std::string scratch_dir = "/var/cache/modules/contd/exec";
   /// After a successful Tasks.Wait timeout, how long to wait for the SIGKILLed exec to go.
   caf::timespan exec_kill_wait = std::chrono::seconds{5};
   /// Re-subscription backoff after an event stream broke: first delay, doubled up to the cap.

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <random>
 
 #include <spdlog/spdlog.h>
@@ -113,45 +112,6 @@ desired_state desired_from_labels(const label_map& labels) {
                                                         : desired_state::running;
 }
 
-std::string log_path(const tenant_config& cfg, const std::string& ns, const std::string& id) {
-  return cfg.log_dir + "/" + ns + "/" + id + ".log";
-}
-
-std::optional<std::string> tail_file(const std::string& path, size_t lines, size_t max_bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return std::nullopt;
-  in.seekg(0, std::ios::end);
-  auto size = static_cast<size_t>(std::max<std::streamoff>(0, in.tellg()));
-  auto start = size > max_bytes ? size - max_bytes : 0;
-  in.seekg(static_cast<std::streamoff>(start));
-  std::string buf(size - start, '\0');
-  in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-  buf.resize(static_cast<size_t>(in.gcount()));
-  if (start > 0) {
-    // Drop the partial first line.
-    auto nl = buf.find('\n');
-    buf = nl == std::string::npos ? std::string{} : buf.substr(nl + 1);
-  }
-  // Walk back over `lines` line ends (a final newline does not start a new line).
-  size_t pos = buf.size();
-  if (pos > 0 && buf[pos - 1] == '\n')
-    --pos;
-  size_t count = 0;
-  while (pos > 0) {
-    auto nl = buf.rfind('\n', pos - 1);
-    if (nl == std::string::npos) {
-      pos = 0;
-      break;
-    }
-    if (++count == lines) {
-      pos = nl + 1;
-      break;
-    }
-    pos = nl;
-  }
-  return buf.substr(pos);
-}
 
 tenant_actor::behavior_type tenant(tenant_pointer self, std::string ns, tenant_config config,
                                    module_actor module, containerd_client_actor client,
@@ -243,23 +203,44 @@ tenant_actor::behavior_type tenant(tenant_pointer self, std::string ns, tenant_c
       if (auto err = check_id(id))
         return *err;
       auto& st = self->state;
-      if (auto text = tail_file(log_path(st.config, st.ns, id), st.config.log_lines,
-                                st.config.log_max_bytes))
-        return *text;
-      // No log: a container that never printed, or no container at all.
+      if (!st.io)
+        return make_error(errc::failed_precondition, "container logs are not kept here");
       auto rp = self->make_response_promise<std::string>();
       side_begin(self);
-      self->request(st.client, st.config.call_timeout, atom::ctr_get_v, st.ns, id)
+      // Off the scheduler: the log I/O actor reads, bounded in bytes and time.
+      self->request(st.io, st.config.io_timeout, atom::logs_v, st.ns, id)
         .then(
-          [self, rp](container_record&) mutable {
-            rp.deliver(std::string{});
+          [self, rp](std::string& text) mutable {
+            rp.deliver(std::move(text));
             side_end(self);
           },
-          [self, rp](caf::error& err) mutable {
-            rp.deliver(err);
-            side_end(self);
+          [self, rp, id](caf::error& err) mutable {
+            if (err != errc::not_found) {
+              rp.deliver(err);
+              side_end(self);
+              return;
+            }
+            // No log: a container that never ran with contd's logger, or no container at all.
+            auto& st = self->state;
+            self->request(st.client, st.config.call_timeout, atom::ctr_get_v, st.ns, id)
+              .then(
+                [self, rp](container_record&) mutable {
+                  rp.deliver(std::string{});
+                  side_end(self);
+                },
+                [self, rp](caf::error& err) mutable {
+                  rp.deliver(err);
+                  side_end(self);
+                });
           });
       return rp;
+    },
+    [self](atom::metrics, const std::string&,
+           const std::string& id) -> caf::result<task_metrics> {
+      if (auto err = check_id(id))
+        return *err;
+      auto& st = self->state;
+      return self->delegate(st.client, atom::tsk_metrics_v, st.ns, id);
     },
     [self](atom::list, const std::string&) -> caf::result<std::vector<std::string>> {
       // containerd, not the model: List also names containers contd does not manage.
@@ -294,6 +275,7 @@ tenant_actor::behavior_type tenant(tenant_pointer self, std::string ns, tenant_c
               static_cast<uint64_t>(self->state.models.size())};
     },
     [self](atom::attach, shim_reaper_actor reaper) { self->state.reaper = std::move(reaper); },
+    [self](atom::attach, log_io_actor io) { self->state.io = std::move(io); },
     [self](atom::done) {
       self->state.retiring = true;
       jobs::maybe_idle(self);

@@ -16,6 +16,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 
 #include <caf/actor_clock.hpp>
@@ -27,8 +28,20 @@
 namespace contd {
 
 struct tenant_config {
-  /// Log files live at <log_dir>/<ns>/<id>.log (stdout and stderr, appended by the shim).
+  /// The logger program the shim starts for every task (binary:// log URI), absolute. It writes
+  /// <log_dir>/<ns>/<id>.log (see src/logs/format.hpp). Empty, or no log I/O actor attached: the
+  /// task's output is discarded.
+  std::string logger_path;
+  /// Container logs: <log_dir>/<ns>/<id>.log (the forwarders read them).
   std::string log_dir = "/var/cache/modules/contd/logs";
+  /// Cap of a container's log file plus its one rotated file, in bytes.
+  uint64_t log_max_size = 10ull << 20;
+  /// Forward output and publish stats to the containers' Redis sinks (detached forwarders).
+  bool forwarding = true;
+  /// How often stats are published (and forwarding is checked against the model).
+  std::chrono::milliseconds stats_period{2000};
+  /// How long Logs and the exec capture steps may take on the log I/O actor.
+  std::chrono::milliseconds io_timeout{10000};
   /// Deadline of ordinary containerd calls as seen from the tenant.
   std::chrono::milliseconds call_timeout{30000};
   /// ShutdownTimeout of containers that have none (the original's 3 s).
@@ -37,9 +50,6 @@ struct tenant_config {
   std::chrono::milliseconds kill_bound{5000};
   /// Exec output kept for the error text.
   uint64_t exec_max_output = 64 * 1024;
-  /// Lines returned by Logs, and the most bytes read from the end of the log for them.
-  size_t log_lines = 100;
-  size_t log_max_bytes = 256 * 1024;
   /// A tenant without work and without containers to supervise for this long asks the module to
   /// retire it.
   std::chrono::milliseconds idle_timeout{60000};
@@ -97,6 +107,13 @@ struct tenant_state {
   containerd_client_actor client;
   spec_builder_actor builder;
   shim_reaper_actor reaper; // may be none: leaked shims are then left alone
+  log_io_actor io;          // may be none: output is then discarded
+
+  /// One forwarder per Redis endpoint ("host:port") of this tenant's sinks.
+  std::map<std::string, log_forwarder_actor> forwarders;
+  /// The containers whose sinks were handed to the forwarders.
+  std::set<std::string> forwarded;
+  bool sinks_armed = false; // the periodic stats/forwarding pass is scheduled
 
   std::map<std::string, container_model> models;
   supervise::container_fifo fifo;
@@ -132,12 +149,5 @@ using tenant_pointer = tenant_actor::stateful_pointer<tenant_state>;
 tenant_actor::behavior_type tenant(tenant_pointer self, std::string ns, tenant_config config,
                                    module_actor module, containerd_client_actor client,
                                    spec_builder_actor builder);
-
-/// <log_dir>/<ns>/<id>.log
-std::string log_path(const tenant_config& cfg, const std::string& ns, const std::string& id);
-
-/// The last `lines` lines of `path`, reading at most `max_bytes` from its end. Missing file:
-/// nullopt.
-std::optional<std::string> tail_file(const std::string& path, size_t lines, size_t max_bytes);
 
 } // namespace contd

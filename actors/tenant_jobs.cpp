@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
@@ -187,23 +188,17 @@ void observe(container_model& m, const std::optional<task_info>& t) {
   }
 }
 
-/// Creates <log_dir>/<ns>/ and the log file if missing (never truncates: logs are appended
-/// across restarts of the task).
-static std::optional<string> create_log(const string& path) {
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path{path}.parent_path(), ec);
-  if (ec)
-    return "cannot create the log directory of " + path + ": " + ec.message();
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (fd < 0)
-    return "cannot create the log file " + path + ": " + std::strerror(errno);
-  ::close(fd);
-  return std::nullopt;
-}
-
 void remove_log(tenant_pointer self, const string& id) {
-  std::error_code ec;
-  std::filesystem::remove(log_path(self->state.config, self->state.ns, id), ec);
+  auto& st = self->state;
+  stop_forwarding(self, id, true);
+  if (!st.io)
+    return;
+  self->request(st.io, st.config.io_timeout, atom::log_remove_v, st.ns, id)
+    .then([] {},
+          [self, id](caf::error& err) {
+            spdlog::warn("tenant {}: the log of {} was not removed: {}", self->state.ns, id,
+                         error_text(err));
+          });
 }
 
 /// Removes a runc shim containerd leaked for `id` (killed during Tasks.Create: containerd then
@@ -275,21 +270,52 @@ static bool leak_symptom(const caf::error& err) {
          || text.find("file exists") != string::npos;
 }
 
-/// Creates and starts the container's task with its log file as stdout and stderr. While it
-/// runs, exits of the container are held (m.starting) and applied afterwards against the pid.
+/// Percent-encoding of a URI query value (RFC 3986 unreserved characters stay).
+static string query_escape(const string& v) {
+  static const char* hex = "0123456789ABCDEF";
+  string out;
+  for (unsigned char ch : v) {
+    if (std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~' || ch == '/') {
+      out += static_cast<char>(ch);
+    } else {
+      out += '%';
+      out += hex[ch >> 4];
+      out += hex[ch & 15];
+    }
+  }
+  return out;
+}
+
+string logger_uri(const tenant_config& cfg, const string& log_path) {
+  if (log_path.empty() || cfg.logger_path.empty())
+    return {};
+  // The shim runs the program with the query as argument pairs (in any order): path P max N.
+  return "binary://" + cfg.logger_path + "?path=" + query_escape(log_path)
+         + "&max=" + std::to_string(cfg.log_max_size);
+}
+
+/// Creates and starts the container's task, its stdout and stderr going to contd's logger
+/// program (which the shim starts and keeps: the capture outlives contd). While it runs, exits
+/// of the container are held (m.starting) and applied afterwards against the pid.
 void launch_task(tenant_pointer self, const string& id, std::function<void(uint32_t)> ok,
                  std::function<void(caf::error)> fail) {
   auto& st = self->state;
-  auto ns = st.ns;
-  auto path = log_path(st.config, ns, id);
-  if (auto err = create_log(path)) {
-    fail(make_error(errc::internal, *err));
+  if (!st.io || st.config.logger_path.empty()) {
+    create_task(self, id, string{}, std::move(ok), std::move(fail));
     return;
   }
-  // The shim appends to an existing regular file given by path. Two spellings of one file give
-  // stdout and stderr a writer each: containerd 1.6's shim drops stderr now and then when both
-  // streams share one (file:// does that).
-  auto err_path = st.config.log_dir + "/" + ns + "/./" + id + ".log";
+  self->request(st.io, st.config.io_timeout, atom::log_prepare_v, st.ns, id)
+    .then(
+      [self, id, ok, fail](string& path) {
+        create_task(self, id, logger_uri(self->state.config, path), ok, fail);
+      },
+      [fail](caf::error& err) { fail(err); });
+}
+
+void create_task(tenant_pointer self, const string& id, const string& uri,
+                 std::function<void(uint32_t)> ok, std::function<void(caf::error)> fail) {
+  auto ns = self->state.ns;
+  auto path = uri, err_path = uri; // the shim takes the scheme from stdout; binary:// serves both
   if (auto* m = model_of(self, id)) {
     m->starting = true;
     m->exit_during_run.reset();
@@ -624,32 +650,67 @@ void exec(tenant_pointer self, string id, caf::timespan timeout, std::vector<str
     return make_error(errc::failed_precondition,
                       where(self, id) + " is not running (" + status + ")");
   };
-  auto run_in = [self, ns, id, timeout, rp, done, fail](string proc) mutable {
+  // The exit code decides; the output (stdout and stderr merged, its tail) explains a failure.
+  auto answer = [rp, done](uint32_t code, const string& output, const string& lost) mutable {
+    if (code == 0) {
+      rp.deliver(caf::unit);
+    } else {
+      auto text = "non-zero exit code: " + std::to_string(code);
+      if (!lost.empty())
+        text += " (output lost: " + lost + ")";
+      if (!output.empty())
+        text += "\n" + (output.size() <= 4096 ? output : output.substr(output.size() - 4096));
+      rp.deliver(make_error(errc::exec_failed, text));
+    }
+    done();
+  };
+  auto run_with = [self, ns, id, timeout, fail, answer](string proc, string capture) mutable {
     auto& st = self->state;
     // Unique across tenant incarnations: a process left by an earlier one must not collide.
     auto exec_id = "exec-" + st.exec_prefix + "-" + std::to_string(++st.exec_counter);
     self
       ->request(st.client, timeout + call_timeout(self), atom::exec_run_v, ns, id, exec_id, proc,
-                timeout, st.config.exec_max_output)
+                timeout, capture)
       .then(
-        [rp, done](exec_result& r) mutable {
-          if (r.exit_code == 0) {
-            rp.deliver(caf::unit);
-          } else {
-            auto text = "non-zero exit code: " + std::to_string(r.exit_code);
-            if (!r.output.empty())
-              text += "\n" + (r.output.size() <= 4096 ? r.output
-                                                      : r.output.substr(r.output.size() - 4096));
-            rp.deliver(make_error(errc::exec_failed, text));
+        [self, capture, answer](exec_result& r) mutable {
+          auto& st = self->state;
+          if (capture.empty()) {
+            answer(r.exit_code, {}, {});
+            return;
           }
-          done();
+          auto code = r.exit_code;
+          self->request(st.io, st.config.io_timeout, atom::capture_read_v, capture,
+                        st.config.exec_max_output)
+            .then([code, answer](exec_result& out) mutable { answer(code, out.output, {}); },
+                  [code, answer](caf::error& err) mutable {
+                    answer(code, {}, error_text(err));
+                  });
         },
-        [fail](caf::error& err) mutable {
+        [self, capture, fail](caf::error& err) mutable {
+          if (!capture.empty()) // the output is not needed: read and drop the file
+            self->request(self->state.io, self->state.config.io_timeout, atom::capture_read_v,
+                          capture, uint64_t{0})
+              .then([](exec_result&) {}, [](caf::error&) {});
           if (err == errc::timeout)
             fail(make_error(errc::timeout, "execution timed out"));
           else
             fail(err);
         });
+  };
+  auto run_in = [self, ns, fail, run_with](string proc) mutable {
+    auto& st = self->state;
+    if (!st.io) {
+      run_with(std::move(proc), string{});
+      return;
+    }
+    // The capture file, with the output's space reserved: a full disk fails the Exec here
+    // instead of losing its output silently.
+    self->request(st.io, st.config.io_timeout, atom::capture_new_v, ns, st.config.exec_max_output)
+      .then([run_with, proc](string& capture) mutable { run_with(proc, capture); },
+            [fail](caf::error& err) mutable {
+              fail(make_error(err == errc::unavailable ? errc::unavailable : errc::internal,
+                              "Exec not started: " + error_text(err)));
+            });
   };
   if (auto* m = model_of(self, id); m && self->state.synced) {
     if (m->state.status != "running") {

@@ -137,6 +137,7 @@ void sync_with(tenant_pointer self, const container_record& rec, std::optional<t
   if (!m) {
     self->state.models[id] = model_from_record(rec);
     m = model_of(self, id);
+    start_sinks(self, id);
   } else {
     // The labels are what every job of this and earlier incarnations wrote last.
     m->desired = desired_from_labels(rec.labels);

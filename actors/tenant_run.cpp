@@ -62,6 +62,7 @@ struct run_job : std::enable_shared_from_this<run_job> {
             return;
           }
           j->self->state.models[j->id] = model_from_record(rec);
+          start_sinks(j->self, j->id);
           j->ensure_running();
         },
         [j](caf::error& err) {
@@ -172,6 +173,7 @@ struct run_job : std::enable_shared_from_this<run_job> {
           auto m = model_from_record(created);
           m.state.status = "created";
           j->self->state.models[j->id] = std::move(m);
+          start_sinks(j->self, j->id);
           j->start_task();
         },
         [j](caf::error& err) { j->finish(err); });

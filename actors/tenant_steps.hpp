@@ -56,7 +56,11 @@ container_model model_from_record(const container_record& rec);
 /// Takes the task's facts into the observed state.
 void observe(container_model& m, const std::optional<task_info>& t);
 
+/// Stops forwarding the container's output and removes its log files.
 void remove_log(tenant_pointer self, const string& id);
+
+/// binary://<logger>?path=<log>&max=<cap>, or "" (output discarded) without a logger or log.
+string logger_uri(const tenant_config& cfg, const string& log_path);
 
 /// Removes a runc shim containerd leaked for `id` (killed during Tasks.Create: containerd then
 /// lists no task, but a new Tasks.Create of the id fails), then calls `k`. The reaper checks
@@ -69,10 +73,23 @@ void reap_leaked(tenant_pointer self, const string& id, std::function<void()> k)
 void reap_bundle(tenant_pointer self, const string& id, const string& bundle,
                  std::function<void()> k);
 
-/// Creates and starts the container's task with its log file as stdout and stderr. While it
-/// runs, exits of the container are held (m.starting) and applied afterwards against the pid.
+/// Prepares the container's log, then creates and starts its task with contd's logger as
+/// stdout and stderr. While it runs, exits of the container are held (m.starting) and applied
+/// afterwards against the pid.
 void launch_task(tenant_pointer self, const string& id, std::function<void(uint32_t)> ok,
                  std::function<void(caf::error)> fail);
+
+/// Tasks.Create with `uri` as stdout and stderr, then Tasks.Start (launch_task's second half).
+void create_task(tenant_pointer self, const string& id, const string& uri,
+                 std::function<void(uint32_t)> ok, std::function<void(caf::error)> fail);
+
+// --- sinks (tenant_sinks.cpp) ---
+
+/// Hands the container's log sinks to the forwarders (once) and arms the periodic stats pass.
+void start_sinks(tenant_pointer self, const string& id);
+
+/// Stops forwarding the container's output; `purge` also removes the forwarding offsets.
+void stop_forwarding(tenant_pointer self, const string& id, bool purge);
 
 /// Marks the model running with `pid`, then applies an exit of that pid that arrived meanwhile.
 void started(tenant_pointer self, const string& id, uint32_t pid);

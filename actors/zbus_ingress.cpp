@@ -110,6 +110,14 @@ void dispatch(zbus_ingress_pointer self, uint64_t call_id, zbus::request req, zb
           },
           on_error);
       break;
+    case zbus::method::stats:
+      self->request(module, caf::infinite, atom::metrics_v, c.ns, c.id)
+        .then(
+          [self, call_id, req, c](task_metrics& m) {
+            complete(self, call_id, req, c, zbus::encode_stats(m), {});
+          },
+          on_error);
+      break;
     case zbus::method::list:
       self->request(module, caf::infinite, atom::list_v, c.ns)
         .then(

@@ -184,7 +184,6 @@ int main(int argc, char** argv) {
   contd::containerd_client_config ccfg;
   ccfg.socket = ctrd.socket();
   ccfg.call_timeout = deadline;
-  ccfg.scratch_dir = (ctrd.scratch() / "exec").string();
   contd::containerd_client_actor client = sys.spawn(contd::containerd_client, ccfg);
   caf::scoped_actor self{sys};
   adapter_path adapter{self, client};

@@ -70,6 +70,7 @@ struct stack {
     module_config mc;
     mc.containerd_socket = ctrd.socket();
     mc.root = root.string();
+    mc.logger_path = std::string{CONTD_BIN_DIR} + "/contd-logger";
     mc.tenant_idle = std::chrono::hours{1}; // keep tenants for the memory figure
     module = spawn_container_module(sys, mc);
     door = spawn_front_door(sys, container_module_actor{module.module},

@@ -66,6 +66,9 @@ container_module_actor::behavior_type noop_module(container canned) {
     [](atom::list_ns) -> caf::result<std::vector<std::string>> {
       return std::vector<std::string>{};
     },
+    [](atom::metrics, const std::string&, const std::string&) -> caf::result<task_metrics> {
+      return task_metrics{};
+    },
   };
 }
 

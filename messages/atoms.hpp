@@ -30,6 +30,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(contd, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(contd, (std::vector<contd::task_info>))
   CAF_ADD_TYPE_ID(contd, (contd::exit_info))
   CAF_ADD_TYPE_ID(contd, (contd::exec_result))
+  CAF_ADD_TYPE_ID(contd, (contd::task_metrics))
   CAF_ADD_TYPE_ID(contd, (contd::task_event))
   CAF_ADD_TYPE_ID(contd, (contd::container_event))
 
@@ -69,6 +70,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(contd, caf::first_custom_type_id)
   CAF_ADD_ATOM(contd, contd::atom, tsk_wait, "tsk_wait")
   CAF_ADD_ATOM(contd, contd::atom, tsk_cancel, "tsk_cancel")
   CAF_ADD_ATOM(contd, contd::atom, tsk_delete, "tsk_delete")
+  CAF_ADD_ATOM(contd, contd::atom, tsk_metrics, "tsk_metric") // an atom text has <= 10 chars
   CAF_ADD_ATOM(contd, contd::atom, exec_run, "exec_run")
   CAF_ADD_ATOM(contd, contd::atom, event, "event")
   // containerd adapter, internal (completions from gRPC threads, the re-subscribe timer)
@@ -89,6 +91,15 @@ CAF_BEGIN_TYPE_ID_BLOCK(contd, caf::first_custom_type_id)
 
   // leaked-shim reaper (actors/shim_reaper)
   CAF_ADD_ATOM(contd, contd::atom, reap, "reap")
+
+  // logs and stats (actors/log_io, actors/log_forwarder, Stats)
+  CAF_ADD_ATOM(contd, contd::atom, log_prepare, "log_prep")
+  CAF_ADD_ATOM(contd, contd::atom, log_remove, "log_remove")
+  CAF_ADD_ATOM(contd, contd::atom, capture_new, "cap_new")
+  CAF_ADD_ATOM(contd, contd::atom, capture_read, "cap_read")
+  CAF_ADD_ATOM(contd, contd::atom, follow, "follow")
+  CAF_ADD_ATOM(contd, contd::atom, unfollow, "unfollow")
+  CAF_ADD_ATOM(contd, contd::atom, metrics, "metrics")
 
 CAF_END_TYPE_ID_BLOCK(contd)
 

@@ -84,6 +84,26 @@ typename Inspector::result_type inspect(Inspector& f, exec_result& x) {
   return f(caf::meta::type_name("contd.exec_result"), x.exit_code, x.output, x.truncated);
 }
 
+/// Resource usage of a task (Tasks.Metrics), cgroup v1 or v2, in the units the Go original publishes.
+struct task_metrics {
+  int64_t unix_ns = 0; // Metric.timestamp
+  uint64_t memory_usage = 0, memory_limit = 0, memory_cache = 0, cpu_usage_ns = 0,
+           pids_current = 0;
+  bool cgroup_v2 = false;
+  friend bool operator==(const task_metrics& a, const task_metrics& b) {
+    return a.unix_ns == b.unix_ns && a.memory_usage == b.memory_usage
+           && a.memory_limit == b.memory_limit && a.memory_cache == b.memory_cache
+           && a.cpu_usage_ns == b.cpu_usage_ns && a.pids_current == b.pids_current
+           && a.cgroup_v2 == b.cgroup_v2;
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_metrics& x) {
+  return f(caf::meta::type_name("contd.task_metrics"), x.unix_ns, x.memory_usage, x.memory_limit,
+           x.memory_cache, x.cpu_usage_ns, x.pids_current, x.cgroup_v2);
+}
+
 /// A containerd event that contd acts on (/tasks/exit, /tasks/oom).
 struct task_event {
   std::string ns;

@@ -39,7 +39,9 @@ using container_module_actor = caf::typed_actor<
   // List(ns) -> ids; ns == "" lists every namespace
   caf::replies_to<atom::list, std::string>::with<std::vector<std::string>>,
   // ListNS() -> namespaces
-  caf::replies_to<atom::list_ns>::with<std::vector<std::string>>>;
+  caf::replies_to<atom::list_ns>::with<std::vector<std::string>>,
+  // Stats(ns, id) -> the resource figures the stats sinks receive (contd's addition)
+  caf::replies_to<atom::metrics, std::string, std::string>::with<task_metrics>>;
 
 // --- zbus front door ---------------------------------------------------------------------------
 
@@ -124,10 +126,14 @@ using containerd_client_actor = caf::typed_actor<
   caf::reacts_to<atom::tsk_cancel, std::string, std::string>,
   // Tasks.Delete(ns, id)
   caf::replies_to<atom::tsk_delete, std::string, std::string>::with<exit_info>,
-  // Exec(ns, id, exec_id, OCI process JSON, timeout, max output bytes): Tasks.Exec + Start + Wait;
-  // past the timeout: SIGKILL, errc::timeout "execution timed out"; DeleteProcess always
+  // Tasks.Metrics(ns, id): not_found when the container has no task
+  caf::replies_to<atom::tsk_metrics, std::string, std::string>::with<task_metrics>,
+  // Exec(ns, id, exec_id, OCI process JSON, timeout, capture file): Tasks.Exec + Start + Wait;
+  // past the timeout: SIGKILL, errc::timeout "execution timed out"; DeleteProcess always. The
+  // process's stdout and stderr go to the existing regular file `capture` ("" = /dev/null); the
+  // result carries the exit code only (the caller reads the file)
   caf::replies_to<atom::exec_run, std::string, std::string, std::string, std::string,
-                  caf::timespan, uint64_t>::with<exec_result>,
+                  caf::timespan, std::string>::with<exec_result>,
   // Events.Subscribe(filters) delivering /tasks/exit and /tasks/oom to the sink; re-subscribes
   // after containerd restarts
   caf::reacts_to<atom::subscribe, event_sink_actor, std::vector<std::string>>>;
@@ -164,6 +170,40 @@ using shim_reaper_actor = caf::typed_actor<
   // (ns, id, bundle path containerd named) -> 1 when a bundle without any shim was removed
   caf::replies_to<atom::reap, std::string, std::string, std::string>::with<uint32_t>>;
 
+// --- container logs -------------------------------------------------------------------------
+
+/// Detached: every file access of container logs and exec captures. Files under contd's root
+/// may be reachable from inside a container (a caller can bind-mount any host path), so each is
+/// opened without following links and without blocking, and must be a regular file.
+using log_io_actor = caf::typed_actor<
+  // (ns, id): create <log_dir>/<ns>/, the lock file <id>.log.lock the logger program needs, and
+  // an empty <id>.log if missing -> the log path
+  caf::replies_to<atom::log_prepare, std::string, std::string>::with<std::string>,
+  // (ns, id) -> the last lines of the container's output, stdout and stderr merged
+  caf::replies_to<atom::logs, std::string, std::string>::with<std::string>,
+  // (ns, id): remove the log, its rotated file, its lock file and forwarding offsets
+  caf::replies_to<atom::log_remove, std::string, std::string>::with<void>,
+  // (ns, bytes) -> a new capture file for one exec: unguessable name, created exclusively,
+  // `bytes` of disk space reserved (errc::unavailable when the disk cannot hold them)
+  caf::replies_to<atom::capture_new, std::string, uint64_t>::with<std::string>,
+  // (path, max bytes) -> the output (its tail when longer); the file is removed
+  caf::replies_to<atom::capture_read, std::string, uint64_t>::with<exec_result>>;
+
+/// Detached, one per Redis endpoint (host:port) of one tenant: publishes container output from
+/// the local logs and stats messages. A slow or dead endpoint stalls only this actor.
+using log_forwarder_actor = caf::typed_actor<
+  // (id, log path, stream "stdout"/"stderr", channel, offset file): publish every line of that
+  // stream, from the position kept in the offset file (or the start of the oldest log file)
+  caf::reacts_to<atom::follow, std::string, std::string, std::string, std::string, std::string>,
+  // (id, purge): stop every follow of the container; purge removes its offset files
+  caf::reacts_to<atom::unfollow, std::string, bool>,
+  // (channel, payload): PUBLISH once (queued, bounded, while the endpoint is down)
+  caf::reacts_to<atom::publish, std::string, std::string>,
+  // (the published lines, lines not yet published, stats messages dropped, connected)
+  caf::replies_to<atom::stats>::with<uint64_t, uint64_t, uint64_t, bool>,
+  // internal: read and publish what is new; reconnect when due
+  caf::reacts_to<atom::timer>>;
+
 // --- the container module's inside ----------------------------------------------------------
 
 /// One tenant per containerd namespace: the supervisor of its managed containers. Serialises
@@ -186,6 +226,9 @@ using tenant_actor = caf::typed_actor<
   caf::replies_to<atom::stats>::with<bool, uint64_t>,
   // who removes shims containerd leaked (none: they are left alone)
   caf::reacts_to<atom::attach, shim_reaper_actor>,
+  // who reads and writes log files (none: output is discarded)
+  caf::reacts_to<atom::attach, log_io_actor>,
+  caf::replies_to<atom::metrics, std::string, std::string>::with<task_metrics>,
   // the module retires this tenant: finish the queued work, then quit
   caf::reacts_to<atom::done>,
   // internal: the idle timer of generation n fired
@@ -208,7 +251,9 @@ using module_actor = container_module_actor::extend<
   // (tenants, tenants reconciled since their last gap, containers supervised)
   caf::replies_to<atom::stats>::with<uint64_t, uint64_t, uint64_t>,
   // who removes shims containerd leaked; handed to every tenant
-  caf::reacts_to<atom::attach, shim_reaper_actor>>;
+  caf::reacts_to<atom::attach, shim_reaper_actor>,
+  // who reads and writes log files; handed to every tenant
+  caf::reacts_to<atom::attach, log_io_actor>>;
 
 // --- zbus event stream ----------------------------------------------------------------------
 

@@ -4,6 +4,7 @@
 
 #include "actors/container_module.hpp"
 #include "actors/containerd_client.hpp"
+#include "actors/log_io.hpp"
 #include "actors/shim_reaper.hpp"
 #include "actors/spec_builder.hpp"
 
@@ -14,7 +15,6 @@ module_handles spawn_container_module(caf::actor_system& sys, const module_confi
   containerd_client_config ccfg;
   ccfg.socket = cfg.containerd_socket;
   ccfg.call_timeout = cfg.call_timeout;
-  ccfg.scratch_dir = cfg.root + "/exec";
   h.client = sys.spawn(containerd_client, ccfg);
 
   spec_builder_config scfg;
@@ -27,6 +27,9 @@ module_handles spawn_container_module(caf::actor_system& sys, const module_confi
 
   tenant_config tcfg;
   tcfg.log_dir = cfg.root + "/logs";
+  tcfg.logger_path = cfg.logger_path;
+  tcfg.log_max_size = cfg.log_max_size;
+  tcfg.forwarding = cfg.forwarding;
   tcfg.call_timeout = cfg.call_timeout;
   tcfg.kill_bound = cfg.kill_bound;
   tcfg.idle_timeout = cfg.tenant_idle;
@@ -38,6 +41,13 @@ module_handles spawn_container_module(caf::actor_system& sys, const module_confi
   rcfg.confirm_with = h.client;
   h.reaper = sys.spawn<caf::detached>(shim_reaper, rcfg);
   caf::anon_send(h.module, atom::attach_v, h.reaper);
+
+  // Every file access of logs and exec captures: detached, so a slow disk stalls only it.
+  log_io_config icfg;
+  icfg.log_dir = cfg.root + "/logs";
+  icfg.scratch_dir = cfg.root + "/exec";
+  h.io = sys.spawn<caf::detached>(log_io, icfg);
+  caf::anon_send(h.module, atom::attach_v, h.io);
   return h;
 }
 
@@ -46,6 +56,7 @@ void stop_container_module(const module_handles& h) {
   caf::anon_send_exit(h.builder, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(h.client, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(h.reaper, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(h.io, caf::exit_reason::user_shutdown);
 }
 
 } // namespace contd

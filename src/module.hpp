@@ -15,8 +15,16 @@ namespace contd {
 struct module_config {
   /// containerd's gRPC socket.
   std::string containerd_socket = "/run/containerd/containerd.sock";
-  /// contd's working directory; logs live in <root>/logs/<ns>/<id>.log.
+  /// contd's working directory; logs live in <root>/logs/<ns>/<id>.log, exec output is captured
+  /// in <root>/exec.
   std::string root = "/var/cache/modules/contd";
+  /// The contd-logger program the shim starts for every task (absolute). Empty: output is
+  /// discarded.
+  std::string logger_path;
+  /// Cap of a container's log file plus its one rotated file, in bytes.
+  uint64_t log_max_size = 10ull << 20;
+  /// Forward output and publish stats to the containers' Redis sinks.
+  bool forwarding = true;
   /// Where named network namespaces live.
   std::string netns_dir = "/var/run/netns";
   /// coreX on the host, bind-mounted read-only for interactive containers.
@@ -39,6 +47,7 @@ struct module_handles {
   containerd_client_actor client;
   spec_builder_actor builder;
   shim_reaper_actor reaper;
+  log_io_actor io;
 };
 
 module_handles spawn_container_module(caf::actor_system& sys, const module_config& cfg);

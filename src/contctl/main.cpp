@@ -4,7 +4,9 @@
 // 3 contd or Redis could not be reached in time.
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <iterator>
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
@@ -42,7 +44,10 @@ commands:
       [--shutdown-timeout 5s] [--propagation MODE] -- CMD [ARG...]
   inspect NS ID [--json]          show a container and its state
   exec NS ID [--timeout 10s] -- CMD [ARG...]
-  logs NS ID                      the last 100 lines of the container's output
+  logs [-f] NS ID                 the last 100 lines of the container's output; -f keeps
+                                  following it (polls Logs; until Ctrl-C)
+  stats [NS [ID]] [--watch]       memory, CPU and pids of running containers; --watch
+                                  refreshes every 2 s (until Ctrl-C)
   stop NS ID                      SignalDelete: SIGTERM, do not wait
   rm NS ID                        Delete: stop gracefully and remove
   events [NS] [--json]            follow container state transitions (of NS only with NS), one
@@ -315,6 +320,8 @@ public:
       return exec(params);
     if (cmd == "logs")
       return logs(params);
+    if (cmd == "stats")
+      return stats(params);
     if (cmd == "stop")
       return simple("SignalDelete", params);
     if (cmd == "rm")
@@ -669,17 +676,173 @@ private:
     return r ? exit_ok : rc;
   }
 
+  static std::vector<std::string> split_lines(const std::string& text) {
+    std::vector<std::string> out;
+    size_t pos = 0;
+    while (pos < text.size()) {
+      auto nl = text.find('\n', pos);
+      if (nl == std::string::npos)
+        nl = text.size();
+      out.push_back(text.substr(pos, nl - pos));
+      pos = nl + 1;
+    }
+    return out;
+  }
+
+  /// How many of `next`'s first lines repeat the end of `prev` (the longest such overlap).
+  static size_t overlap(const std::vector<std::string>& prev, const std::vector<std::string>& next) {
+    for (size_t k = std::min(prev.size(), next.size()); k > 0; --k)
+      if (std::equal(prev.end() - static_cast<std::ptrdiff_t>(k), prev.end(), next.begin()))
+        return k;
+    return 0;
+  }
+
+  static void install_stop_handler() {
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+  }
+
+  static void pause_for(std::chrono::milliseconds d) {
+    for (auto waited = 0ms; waited < d && !stop_requested; waited += 50ms)
+      std::this_thread::sleep_for(50ms);
+  }
+
   int logs(std::vector<std::string>& params) {
-    need(params, 2, "logs NS ID");
+    bool follow = false;
+    take_flag(params, "-f", follow);
+    take_flag(params, "--follow", follow);
+    need(params, 2, "logs [-f] NS ID");
     int rc = 0;
     auto r = call("Logs", {zbus::encode_string(params[0]), zbus::encode_string(params[1])}, rc);
     if (!r)
       return rc;
     auto text = zbus::decode_string(*r->data);
-    if (json)
+    if (json && !follow) {
       std::cout << nlohmann::json{{"logs", text}}.dump() << "\n";
-    else
-      std::cout << text;
+      return exit_ok;
+    }
+    std::cout << text << std::flush;
+    if (!follow)
+      return exit_ok;
+    // Following polls Logs (the last 100 lines) and prints the lines after the longest overlap
+    // with the previous answer. More than 100 new lines between two polls are not all shown.
+    install_stop_handler();
+    auto prev = split_lines(text);
+    while (!stop_requested) {
+      pause_for(500ms);
+      if (stop_requested)
+        break;
+      auto again = call("Logs", {zbus::encode_string(params[0]), zbus::encode_string(params[1])},
+                        rc);
+      if (!again)
+        return rc; // the container is gone (or contd is)
+      auto next = split_lines(zbus::decode_string(*again->data));
+      for (size_t i = overlap(prev, next); i < next.size(); ++i)
+        std::cout << next[i] << "\n";
+      std::cout << std::flush;
+      prev = std::move(next);
+    }
+    return exit_ok;
+  }
+
+  static std::string human_bytes(uint64_t n) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = static_cast<double>(n);
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < std::size(units)) {
+      v /= 1024;
+      ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+    return buf;
+  }
+
+  /// Stats of NS/ID, of every container of NS, or of every container.
+  int stats(std::vector<std::string>& params) {
+    bool watch = false;
+    take_flag(params, "--watch", watch);
+    take_flag(params, "-w", watch);
+    if (params.size() > 2)
+      throw usage_error{"expecting stats [NS [ID]] [--watch]"};
+    if (watch)
+      install_stop_handler();
+    do {
+      int rc = 0;
+      std::vector<std::pair<std::string, std::string>> targets;
+      std::vector<std::string> namespaces;
+      if (params.empty()) {
+        auto r = call("ListNS", {}, rc);
+        if (!r)
+          return rc;
+        namespaces = zbus::decode_strings(*r->data);
+      } else {
+        namespaces = {params[0]};
+      }
+      for (const auto& ns : namespaces) {
+        if (params.size() == 2) {
+          targets.emplace_back(ns, params[1]);
+          continue;
+        }
+        auto r = call("List", {zbus::encode_string(ns)}, rc);
+        if (!r)
+          return rc;
+        for (auto& id : zbus::decode_strings(*r->data))
+          targets.emplace_back(ns, id);
+      }
+      auto rows = nlohmann::json::array();
+      for (const auto& [ns, id] : targets) {
+        std::string err;
+        auto r = client_->call("Stats", {zbus::encode_string(ns), zbus::encode_string(id)},
+                               timeout, err);
+        nlohmann::json row{{"namespace", ns}, {"id", id}};
+        auto why = [&] {
+          return r ? (r->call_error ? *r->call_error : r->protocol_error.value_or("no data")) : err;
+        };
+        if (r && r->data && !r->call_error && !r->protocol_error) {
+          for (auto& [k, v] : zbus::decode_stats(*r->data))
+            row[k] = v;
+        } else if (params.size() == 2) {
+          // One container asked for: its error is the answer.
+          std::cerr << "contctl: " << why() << "\n";
+          return r ? exit_failed : exit_unreachable;
+        } else {
+          row["error"] = why();
+        }
+        rows.push_back(std::move(row));
+      }
+      if (json) {
+        std::cout << rows.dump() << std::endl;
+      } else {
+        if (watch)
+          std::cout << "\x1b[H\x1b[2J"; // home, clear
+        std::printf("%-16s %-24s %12s %12s %12s %14s %6s\n", "NAMESPACE", "ID", "MEMORY",
+                    "LIMIT", "CACHE", "CPU", "PIDS");
+        for (const auto& row : rows) {
+          auto ns = row["namespace"].get<std::string>(), id = row["id"].get<std::string>();
+          if (!row.contains("memory_usage")) {
+            std::printf("%-16s %-24s %12s %12s %12s %14s %6s\n", ns.c_str(), id.c_str(), "-",
+                        "-", "-", "-", "-");
+            continue;
+          }
+          char cpu[32];
+          std::snprintf(cpu, sizeof cpu, "%.2fs",
+                        static_cast<double>(row.value("cpu_usage", uint64_t{0})) / 1e9);
+          std::printf("%-16s %-24s %12s %12s %12s %14s %6llu\n", ns.c_str(), id.c_str(),
+                      human_bytes(row.value("memory_usage", uint64_t{0})).c_str(),
+                      human_bytes(row.value("memory_limit", uint64_t{0})).c_str(),
+                      human_bytes(row.value("memory_cache", uint64_t{0})).c_str(), cpu,
+                      static_cast<unsigned long long>(row.value("pids_current", uint64_t{0})));
+        }
+        std::fflush(stdout);
+      }
+      if (watch)
+        pause_for(2s);
+    } while (watch && !stop_requested);
     return exit_ok;
   }
 

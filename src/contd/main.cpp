@@ -1,8 +1,10 @@
 // contd: a thin main around the container module — flags, logging, signals, readiness, shutdown.
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -40,6 +42,10 @@ const char* usage_text = R"(usage: contd [flags]
   --netns-dir DIR       named network namespaces (default /var/run/netns)
   --corex PATH          coreX binary for interactive containers (default /usr/bin/corex)
   --max-inflight N      calls out of Redis at once (default 1024)
+  --log-max-size SIZE   cap of one container's log plus its rotated file, in bytes or with
+                        a K, M or G suffix (default 10M; at least 64K)
+  --logger PATH         the contd-logger program the shim starts for every task
+                        (default: contd-logger next to contd)
   --log-level LEVEL     trace, debug, info, warn, error (default info)
   --log-format FORMAT   text or json (default text)
   --config FILE         read flags from FILE (lines "name = value"; flags given here win)
@@ -61,6 +67,8 @@ struct options {
     {"netns-dir", "/var/run/netns"},
     {"corex", "/usr/bin/corex"},
     {"max-inflight", "1024"},
+    {"log-max-size", "10M"},
+    {"logger", ""},
     {"log-level", "info"},
     {"log-format", "text"},
   };
@@ -69,9 +77,9 @@ struct options {
 };
 
 const std::vector<std::string>& value_flags() {
-  static const std::vector<std::string> names{"broker",       "root",      "containerd",
-                                              "netns-dir",    "corex",     "max-inflight",
-                                              "log-level",    "log-format", "config"};
+  static const std::vector<std::string> names{
+    "broker",    "root",       "containerd",   "netns-dir", "corex",  "max-inflight",
+    "log-level", "log-format", "log-max-size", "logger",    "config"};
   return names;
 }
 
@@ -146,6 +154,24 @@ void read_config_file(const std::string& path, options& opts) {
   }
 }
 
+/// "10485760", "64K", "10M", "1G" (binary multiples) -> bytes; 0 when malformed.
+uint64_t parse_size(const std::string& text) {
+  if (text.empty() || text.size() > 20)
+    return 0;
+  uint64_t mult = 1;
+  auto digits = text;
+  switch (text.back()) {
+    case 'K': case 'k': mult = 1ull << 10; digits.pop_back(); break;
+    case 'M': case 'm': mult = 1ull << 20; digits.pop_back(); break;
+    case 'G': case 'g': mult = 1ull << 30; digits.pop_back(); break;
+    default: break;
+  }
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos
+      || digits.size() > 12)
+    return 0;
+  return std::stoull(digits) * mult;
+}
+
 /// Waits for SIGTERM/SIGINT for at most `d`; true when one arrived.
 bool signalled_within(const sigset_t& set, std::chrono::milliseconds d) {
   timespec ts;
@@ -171,13 +197,26 @@ int serve(const options& opts) {
   auto max_inflight = std::strtoul(v.at("max-inflight").c_str(), &end, 10);
   if (*end != '\0' || max_inflight == 0 || max_inflight > 1'000'000)
     throw usage_error{"--max-inflight must be between 1 and 1000000"};
+  std::error_code ec;
   std::filesystem::path root = v.at("root");
   if (!root.is_absolute())
     throw usage_error{"--root must be an absolute path"};
   if (!log::init(v.at("log-level"), v.at("log-format")))
     throw usage_error{"bad --log-level or --log-format"};
+  auto log_max = parse_size(v.at("log-max-size"));
+  if (log_max < (64u << 10) || log_max > (1ull << 40))
+    throw usage_error{"--log-max-size must be a size from 64K to 1024G"};
+  std::filesystem::path logger = v.at("logger");
+  if (logger.empty())
+    logger = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / "contd-logger";
+  if (!logger.is_absolute())
+    throw usage_error{"--logger must be an absolute path"};
+  if (::access(logger.c_str(), X_OK) != 0) {
+    spdlog::critical("the logger program {} is not executable: {}", logger.string(),
+                     std::strerror(errno));
+    return 1;
+  }
 
-  std::error_code ec;
   std::filesystem::create_directories(root / "logs", ec);
   if (ec) {
     spdlog::critical("cannot create {}: {}", (root / "logs").string(), ec.message());
@@ -201,6 +240,8 @@ int serve(const options& opts) {
   mcfg.root = root.string();
   mcfg.netns_dir = v.at("netns-dir");
   mcfg.corex_path = v.at("corex");
+  mcfg.logger_path = logger.string();
+  mcfg.log_max_size = log_max;
   auto module = spawn_container_module(sys, mcfg);
 
   // Ready for containerd first: say so while waiting, never exit for it.

@@ -659,6 +659,28 @@ std::vector<std::string> decode_strings(std::string_view in) {
   return as_strings(parse_value(in), "[]string");
 }
 
+bytes encode_stats(const task_metrics& m) {
+  ojson v;
+  v["timestamp"] = static_cast<uint64_t>(m.unix_ns < 0 ? 0 : m.unix_ns / 1000000000);
+  v["memory_usage"] = m.memory_usage;
+  v["memory_limit"] = m.memory_limit;
+  v["memory_cache"] = m.memory_cache;
+  v["cpu_usage"] = m.cpu_usage_ns;
+  v["pids_current"] = m.pids_current;
+  return to_bytes(v);
+}
+
+std::vector<std::pair<std::string, uint64_t>> decode_stats(std::string_view in) {
+  auto v = parse_value(in);
+  if (!v.is_object())
+    throw type_error{"stats: expecting a map"};
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (auto& [k, x] : v.items())
+    if (x.is_number_unsigned())
+      out.emplace_back(k, x.get<uint64_t>());
+  return out;
+}
+
 bytes encode_status(const std::vector<object_id>& objects,
                     const std::vector<worker_status>& workers) {
   ojson objs = ojson::array();

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "messages/containerd_types.hpp"
 #include "messages/types.hpp"
 
 namespace contd::zbus {
@@ -109,6 +110,13 @@ std::string decode_string(std::string_view in);
 int64_t decode_int64(std::string_view in);
 container decode_container(std::string_view in);
 std::vector<std::string> decode_strings(std::string_view in);
+
+/// Stats(ns, id): a msgpack map string -> unsigned with the keys timestamp (unix seconds),
+/// memory_usage, memory_limit, memory_cache, cpu_usage (ns) and pids_current, in that order.
+bytes encode_stats(const task_metrics& m);
+/// Back (contctl): every key whose value is an unsigned integer; throws `type_error` when the
+/// payload is not a map.
+std::vector<std::pair<std::string, uint64_t>> decode_stats(std::string_view in);
 
 /// Status object reply (`container.zbus@1.0`).
 struct worker_status {

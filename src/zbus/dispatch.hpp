@@ -12,7 +12,7 @@
 
 namespace contd::zbus {
 
-enum class method { run, exec, list_ns, list, inspect, signal_delete, delete_, logs };
+enum class method { run, exec, list_ns, list, inspect, signal_delete, delete_, logs, stats };
 
 /// The Go method name ("Run", "SignalDelete", ...).
 const char* method_name(method m);
@@ -21,7 +21,7 @@ const char* method_name(method m);
 struct call {
   method m = method::list_ns;
   std::string ns;
-  std::string id;                // Exec, Inspect, SignalDelete, Delete, Logs
+  std::string id;                // Exec, Inspect, SignalDelete, Delete, Logs, Stats
   container data;                // Run
   int64_t timeout_ns = 0;        // Exec
   std::vector<std::string> args; // Exec

@@ -269,6 +269,38 @@ bool redis_connection::publish(const std::string& channel, const std::string& pa
   return true;
 }
 
+bool redis_connection::publish_many(const std::string& channel,
+                                    const std::vector<std::string>& payloads) {
+  if (subscribed_) {
+    error_ = "PUBLISH on a subscribed connection";
+    return false;
+  }
+  if (payloads.empty())
+    return true;
+  if (ctx_ == nullptr && !connect())
+    return false;
+  redisSetTimeout(ctx_, to_timeval(io_timeout_));
+  // Pipelined: every command is appended to the output buffer, then the replies are read.
+  for (const auto& p : payloads) {
+    const char* argv[] = {"PUBLISH", channel.data(), p.data()};
+    size_t lens[] = {7, channel.size(), p.size()};
+    if (redisAppendCommandArgv(ctx_, 3, argv, lens) != REDIS_OK)
+      return fail("redis PUBLISH failed");
+  }
+  bool ok = true;
+  for (size_t i = 0; i < payloads.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr)
+      return fail("redis PUBLISH failed");
+    reply_ptr r{static_cast<redisReply*>(raw)};
+    if (r->type == REDIS_REPLY_ERROR && ok) {
+      error_ = "redis PUBLISH error: " + std::string{r->str, r->len};
+      ok = false;
+    }
+  }
+  return ok;
+}
+
 bool redis_connection::subscribe(const std::vector<std::string>& channels) {
   if (channels.empty()) {
     error_ = "SUBSCRIBE without channels";

@@ -66,6 +66,10 @@ public:
   bool publish(const std::string& channel, const std::string& payload,
                long long* receivers = nullptr);
 
+  /// PUBLISH channel p for every p, pipelined (one round trip). False when Redis did not take
+  /// all of them; some may have been published (the caller sends them again: duplicates).
+  bool publish_many(const std::string& channel, const std::vector<std::string>& payloads);
+
   /// SUBSCRIBE to `channels` and wait for Redis to confirm each. From then on the connection is in
   /// pub/sub mode: only next_message() and disconnect() may be used on it (a reconnect needs a new
   /// subscribe()).

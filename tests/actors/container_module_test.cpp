@@ -1,5 +1,8 @@
 // The container module and its tenants under the deterministic scheduler, over a fake containerd
 // adapter that behaves like containerd (tests/fakes/fake_containerd.hpp).
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #include "tests/actors/module_fixture.hpp"
 
 using namespace contd;
@@ -20,11 +23,13 @@ TEST_CASE_METHOD(fixture, "Run creates namespace, container and a started task w
                                     "ctr_labels"});
   CHECK(fake().containers[{"ns1", "c1"}].labels.at(label_desired) == "running");
   CHECK(fake().calls.front() == "ctr_get c1"); // nothing touched before validation passed
-  // stdout and stderr go to <logs>/<ns>/<id>.log through file://
+  // stdout and stderr go to contd's logger (binary://), which writes <logs>/<ns>/<id>.log
   auto it = std::find_if(fake().calls.begin(), fake().calls.end(),
                          [](auto& c) { return c.rfind("tsk_create", 0) == 0; });
-  CHECK(*it == "tsk_create c1 " + logs_dir + "/ns1/c1.log");
-  CHECK(std::filesystem::exists(logs_dir + "/ns1/c1.log")); // created, for the shim to append to
+  CHECK(*it == "tsk_create c1 " + logger_uri(logs_dir + "/ns1/c1.log"));
+  // The log and the lock file the logger needs exist before the task starts.
+  CHECK(std::filesystem::is_regular_file(logs_dir + "/ns1/c1.log"));
+  CHECK(std::filesystem::is_regular_file(logs_dir + "/ns1/c1.log.lock"));
   CHECK(fake().containers[{"ns1", "c1"}].labels.at(label_managed) == "true");
 }
 
@@ -121,13 +126,16 @@ TEST_CASE_METHOD(fixture, "Run is idempotent for the same request and refuses a 
 TEST_CASE_METHOD(fixture, "Delete stops gracefully and removes task, container and log",
                  "[module]") {
   REQUIRE(run_container("ns1", make_container("c1")));
-  std::filesystem::create_directories(logs_dir + "/ns1");
-  std::ofstream(logs_dir + "/ns1/c1.log") << "hello\n";
+  std::ofstream(logs_dir + "/ns1/c1.log") << "2026-11-30T23:34:10.000000001Z stdout F hello\n";
+  std::ofstream(logs_dir + "/ns1/c1.log.1") << "2026-11-30T23:34:09.000000001Z stdout F old\n";
+  std::ofstream(logs_dir + "/ns1/c1.log.fwd-0123456789abcdef") << "1 2 3\n";
   auto err = request_void(module, atom::delete_v, std::string{"ns1"}, std::string{"c1"});
   CHECK_FALSE(err);
   CHECK_FALSE(has_container("ns1", "c1"));
   CHECK_FALSE(has_task("ns1", "c1"));
-  CHECK_FALSE(std::filesystem::exists(logs_dir + "/ns1/c1.log"));
+  run(); // the removal is the log I/O actor's
+  // Log, rotated log, lock file, forwarding offsets and the then empty namespace directory.
+  CHECK_FALSE(std::filesystem::exists(logs_dir + "/ns1"));
   auto seq = calls_for("c1");
   // wait is armed before SIGTERM; no SIGKILL was needed
   auto wait_at = std::find(seq.begin(), seq.end(), "tsk_wait");
@@ -255,6 +263,9 @@ TEST_CASE_METHOD(fixture, "Exec runs in the container with its env and reports e
                           caf::timespan{2s}, std::vector<std::string>{"/bin/false"});
   REQUIRE(err);
   CHECK(error_text(err) == "non-zero exit code: 3\noops on stderr\n");
+  // The capture files were created under the exec directory and are gone again.
+  REQUIRE(std::filesystem::is_directory(exec_dir + "/ns1"));
+  CHECK(std::filesystem::is_empty(exec_dir + "/ns1"));
   auto hang = request_void(module, atom::exec_v, std::string{"ns1"}, std::string{"c1"},
                            caf::timespan{1s}, std::vector<std::string>{"/bin/hang"});
   CHECK(error_text(hang) == "execution timed out");
@@ -269,16 +280,30 @@ TEST_CASE_METHOD(fixture, "Exec runs in the container with its env and reports e
 
 TEST_CASE_METHOD(fixture, "Logs returns the last lines of the container's log", "[module]") {
   REQUIRE(run_container("ns1", make_container("c1")));
-  std::filesystem::create_directories(logs_dir + "/ns1");
+  // What the logger writes: records with time, stream and tag; older ones rotated to .log.1.
   {
+    std::ofstream old(logs_dir + "/ns1/c1.log.1");
+    for (int i = 1; i <= 40; ++i)
+      old << "2026-11-30T23:34:10.000000001Z stdout F line " << i << "\n";
     std::ofstream out(logs_dir + "/ns1/c1.log");
-    for (int i = 1; i <= 150; ++i)
-      out << "line " << i << "\n";
+    for (int i = 41; i <= 150; ++i)
+      out << "2026-11-30T23:34:11.000000001Z " << (i % 2 ? "stdout" : "stderr") << " F line " << i
+          << "\n";
   }
   auto text = request<std::string>(module, atom::logs_v, std::string{"ns1"}, std::string{"c1"});
   REQUIRE(text);
   CHECK(text->rfind("line 51\n", 0) == 0);
   CHECK(std::count(text->begin(), text->end(), '\n') == 100);
+  // Short current file: the rotated one supplies the older lines.
+  {
+    std::ofstream out(logs_dir + "/ns1/c1.log");
+    out << "2026-11-30T23:34:11.000000001Z stderr F newest\n";
+  }
+  text = request<std::string>(module, atom::logs_v, std::string{"ns1"}, std::string{"c1"});
+  REQUIRE(text);
+  CHECK(text->rfind("line 1\n", 0) == 0);
+  CHECK(text->size() > 7);
+  CHECK(text->substr(text->size() - 7) == "newest\n");
   auto none = request<std::string>(module, atom::logs_v, std::string{"ns1"}, std::string{"ghost"});
   REQUIRE_FALSE(none);
   CHECK(error_text(none.error()).find("not found") != std::string::npos);
@@ -286,6 +311,39 @@ TEST_CASE_METHOD(fixture, "Logs returns the last lines of the container's log", 
                                      std::string{"../../etc/passwd"});
   REQUIRE_FALSE(escape);
   CHECK(escape.error() == errc::invalid_argument);
+}
+
+TEST_CASE_METHOD(fixture, "Logs refuses a FIFO, a symlink or a device at the log path at once",
+                 "[module][logs]") {
+  REQUIRE(run_container("ns1", make_container("c1")));
+  auto log = logs_dir + "/ns1/c1.log";
+  auto logs_of = [&] {
+    return request<std::string>(module, atom::logs_v, std::string{"ns1"}, std::string{"c1"});
+  };
+  // A FIFO nobody writes to: a blocking open would hang the actor forever.
+  std::filesystem::remove(log);
+  REQUIRE(mkfifo(log.c_str(), 0600) == 0);
+  auto fifo = logs_of();
+  REQUIRE_FALSE(fifo);
+  CHECK(error_text(fifo.error()).find("is a FIFO, not a regular file") != std::string::npos);
+  // A symlink to someone else's file: never followed.
+  std::filesystem::remove(log);
+  auto secret = logs_dir + "/secret";
+  std::ofstream(secret) << "2026-11-30T23:34:11.000000001Z stdout F the secret\n";
+  std::filesystem::create_symlink(secret, log);
+  auto link = logs_of();
+  REQUIRE_FALSE(link);
+  CHECK(error_text(link.error()).find("symbolic link") != std::string::npos);
+  CHECK(error_text(link.error()).find("the secret") == std::string::npos);
+  // A device.
+  std::filesystem::remove(log);
+  std::filesystem::create_symlink("/dev/zero", log); // a link to it is refused as a link
+  CHECK_FALSE(logs_of());
+  std::filesystem::remove(log);
+  REQUIRE(mknod(log.c_str(), S_IFCHR | 0600, makedev(1, 5)) == 0); // /dev/zero's numbers
+  auto dev = logs_of();
+  REQUIRE_FALSE(dev);
+  CHECK(error_text(dev.error()).find("character device") != std::string::npos);
 }
 
 TEST_CASE_METHOD(fixture, "List gives ids per namespace, the union for \"\", and [] when empty",

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "actors/container_module.hpp"
+#include "actors/log_io.hpp"
 #include "src/oci/spec.hpp"
 #include "src/oci/validate.hpp"
 #include "tests/deterministic_fixture.hpp"
@@ -48,19 +49,37 @@ inline container make_container(const std::string& name) {
   return c;
 }
 
+/// What the fake shim would start (the fake containerd never runs it).
+inline const std::string logger_path = "/usr/libexec/contd/contd-logger";
+
+/// The stdout/stderr URI of a task whose log is `log`.
+inline std::string logger_uri(const std::string& log) {
+  return "binary://" + logger_path + "?path=" + log + "&max=" + std::to_string(10ull << 20);
+}
+
 struct fixture : deterministic_fixture<> {
   std::string logs_dir;
   fake_containerd_actor ctrd;
   spec_builder_actor builder;
   module_actor module;
+  log_io_actor io;
+  std::string exec_dir;
 
   fixture() {
     char tmpl[] = "/tmp/contd-module-test.XXXXXX";
     logs_dir = mkdtemp(tmpl);
+    exec_dir = logs_dir + "/exec";
     ctrd = sys.spawn(fake_containerd);
     builder = sys.spawn(fake_builder);
     module = sys.spawn(container_module, module_config(42), containerd_client_actor{ctrd},
                        builder);
+    // The real log I/O actor on a temporary directory (contd spawns it detached; here it runs
+    // under the deterministic scheduler like everything else).
+    log_io_config icfg;
+    icfg.log_dir = logs_dir;
+    icfg.scratch_dir = exec_dir;
+    io = sys.spawn(log_io, icfg);
+    self->send(module, atom::attach_v, io);
     run();
   }
 
@@ -68,6 +87,8 @@ struct fixture : deterministic_fixture<> {
   tenant_config module_config(uint64_t jitter_seed) const {
     tenant_config cfg;
     cfg.log_dir = logs_dir;
+    cfg.logger_path = logger_path;
+    cfg.forwarding = false; // forwarders are detached actors with real sockets: integration tests
     cfg.call_timeout = 10s;
     cfg.default_grace = 3s;
     cfg.kill_bound = 5s;
@@ -83,6 +104,7 @@ struct fixture : deterministic_fixture<> {
     self->send_exit(module, caf::exit_reason::user_shutdown);
     self->send_exit(ctrd, caf::exit_reason::user_shutdown);
     self->send_exit(builder, caf::exit_reason::user_shutdown);
+    self->send_exit(io, caf::exit_reason::user_shutdown);
     run();
     std::error_code ec;
     std::filesystem::remove_all(logs_dir, ec);

@@ -114,7 +114,7 @@ TEST_CASE_METHOD(supervision, "a crashed container is restarted after about 1 s 
   CHECK(c.state.restarts == 0);
   CHECK(c.state.last_exit_code == 1);
   CHECK_FALSE(c.state.last_exited_at.is_zero());
-  CHECK(count_calls("tsk_create c1 " + logs_dir + "/ns1/c1.log") == 1);
+  CHECK(count_calls("tsk_create c1 " + logger_uri(logs_dir + "/ns1/c1.log")) == 1);
   advance(790ms); // below the smallest jittered backoff (0.8 s)
   CHECK(task("c1").status == "stopped");
   advance(420ms); // past the largest (1.2 s)
@@ -338,6 +338,7 @@ TEST_CASE_METHOD(supervision, "a Run whose containerd dies and comes back within
   CHECK(error_text(r->error()).find("still running") == std::string::npos);
   CHECK_FALSE(has_container(ns1, "c1"));
   CHECK_FALSE(has_task(ns1, "c1"));
+  run();
   CHECK_FALSE(std::filesystem::exists(logs_dir + "/ns1/c1.log"));
 }
 

@@ -12,6 +12,8 @@
 // when its socket is gone.
 #pragma once
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -41,6 +43,10 @@ struct fake_containerd_state {
   std::set<std::string> ignores_sigterm;
   std::set<std::string> unkillable;
   std::map<std::string, exec_result> exec_results; // by args[0]
+  /// Tasks.Metrics of a running task, by container id; others get default_metrics. A unix_ns of
+  /// 0 is replaced by the fake's clock.
+  std::map<std::string, task_metrics> metrics;
+  task_metrics default_metrics{0, 1048576, 268435456, 102400, 12345000, 1, false};
   /// Tasks.Get of these ids answers one simulated second later.
   std::set<std::string> slow_get;
   std::map<uint64_t, std::pair<caf::typed_response_promise<task_info>, task_info>> delayed_gets;
@@ -343,8 +349,29 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
                                     ex.exited_at});
       return ex;
     },
+    [self, failure](atom::tsk_metrics, const std::string& ns,
+                    const std::string& id) -> caf::result<task_metrics> {
+      if (self->state.down)
+        return fake_unavailable("tsk_metrics");
+      auto& st = self->state;
+      st.calls.push_back("tsk_metrics " + id);
+      if (auto err = failure("tsk_metrics", id))
+        return err;
+      auto it = st.tasks.find({ns, id});
+      if (it == st.tasks.end() || it->second.status != "running")
+        return make_error(errc::not_found, "no metrics for container \"" + id
+                                             + "\" in namespace \"" + ns + "\": not found");
+      auto m = st.metrics.find(id);
+      auto out = m == st.metrics.end() ? st.default_metrics : m->second;
+      if (out.unix_ns == 0) {
+        auto now = fake_now(self);
+        out.unix_ns = now.sec * 1'000'000'000 + now.nsec;
+      }
+      return out;
+    },
     [self](atom::exec_run, const std::string&, const std::string& id, const std::string&,
-           const std::string& process, caf::timespan, uint64_t) -> caf::result<exec_result> {
+           const std::string& process, caf::timespan,
+           const std::string& capture) -> caf::result<exec_result> {
       auto& st = self->state;
       st.calls.push_back("exec_run " + id);
       auto p = nlohmann::json::parse(process, nullptr, false);
@@ -353,10 +380,18 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
       auto prog = p["args"][0].get<std::string>();
       if (prog == "/bin/hang")
         return make_error(errc::timeout, "execution timed out");
-      auto it = st.exec_results.find(prog);
-      if (it != st.exec_results.end())
-        return it->second;
-      return exec_result{0, "", false};
+      exec_result r{0, "", false};
+      if (auto it = st.exec_results.find(prog); it != st.exec_results.end())
+        r = it->second;
+      // Like the shim: the output is appended to the existing capture file, the answer carries
+      // the exit code only. A missing capture file fails the exec (the shim cannot open it).
+      if (!capture.empty()) {
+        if (!std::filesystem::is_regular_file(capture))
+          return make_error(errc::internal, "open " + capture + ": no such file or directory");
+        std::ofstream{capture, std::ios::app} << r.output;
+      }
+      r.output.clear();
+      return r;
     },
     [self](atom::subscribe, const event_sink_actor& sink, const std::vector<std::string>&) {
       self->state.sinks.push_back(sink);

@@ -91,6 +91,14 @@ inline container_module_actor::behavior_type fake_module(fake_module_pointer sel
       self->state.calls.push_back("ListNS");
       return std::vector<std::string>{"ns1", "ns2"};
     },
+    [self](atom::metrics, const std::string& ns,
+           const std::string& id) -> caf::result<task_metrics> {
+      self->state.calls.push_back("Stats " + ns + " " + id);
+      if (id == "ghost")
+        return make_error(errc::not_found, "container \"ghost\": not found");
+      return task_metrics{int64_t{1800000000} * 1000000000, 1048576, 268435456, 4096, 5000000, 2,
+                          false};
+    },
   };
 }
 

@@ -74,6 +74,9 @@ stub_module(module_actor::stateful_pointer<stub_module_state> self) {
     [](atom::logs, const std::string&, const std::string&) { return std::string{}; },
     [](atom::list, const std::string&) { return std::vector<std::string>{}; },
     [](atom::list_ns) { return std::vector<std::string>{}; },
+    [](atom::metrics, const std::string&, const std::string&) -> caf::result<task_metrics> {
+      return make_error(errc::not_found, "no task");
+    },
     [](atom::retire, const std::string&, const tenant_actor&) {},
     [](atom::event, const task_event&) {},
     [](atom::resync) {},
@@ -83,6 +86,7 @@ stub_module(module_actor::stateful_pointer<stub_module_state> self) {
     },
     [self](atom::attach, event_publisher_actor p) { self->state.publisher = std::move(p); },
     [](atom::attach, shim_reaper_actor) {},
+    [](atom::attach, log_io_actor) {},
     [](atom::stats) -> caf::result<uint64_t, uint64_t, uint64_t> {
       return {uint64_t{0}, uint64_t{0}, uint64_t{0}};
     },

@@ -51,6 +51,7 @@ struct stack {
     module_config mc;
     mc.containerd_socket = ctrd.socket();
     mc.root = root.string();
+    mc.logger_path = std::string{CONTD_BIN_DIR} + "/contd-logger";
     mc.call_timeout = 20s;
     mc.kill_bound = kill_bound;
     module = spawn_container_module(sys, mc);
@@ -149,7 +150,7 @@ TEST_CASE("every method against real containerd through Redis", "[e2e][integrati
   CHECK(got.state.status == "running");
   CHECK(got.state.pid > 0);
 
-  // Logs: the container's own output, through the shim's file:// log.
+  // Logs: the container's own output, through contd's logger (binary://).
   // stdout and stderr both land in the log (stderr through its own writer).
   REQUIRE(eventually([&] {
     auto l = c.two("Logs", ns, "web1");

@@ -101,7 +101,6 @@ struct actor_env {
       contd::containerd_client_config c;
       c.socket = ctrd.socket();
       c.call_timeout = 30s;
-      c.scratch_dir = (ctrd.scratch() / "exec").string();
       client = sys.spawn(contd::containerd_client, c);
     }
     contd::shim_reaper_config rc;

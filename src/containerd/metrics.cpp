@@ -1,0 +1,90 @@
+#include "src/containerd/metrics.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "github.com/containerd/cgroups/stats/v1/metrics.pb.h"
+#include "github.com/containerd/cgroups/v2/stats/metrics.pb.h"
+
+namespace contd::containerd {
+
+namespace {
+
+namespace cg1 = ::io::containerd::cgroups::v1;
+namespace cg2 = ::io::containerd::cgroups::v2;
+
+/// The message name of a type URL: the text after its last '/', or all of it.
+std::string message_name(const std::string& type_url) {
+  auto slash = type_url.rfind('/');
+  return slash == std::string::npos ? type_url : type_url.substr(slash + 1);
+}
+
+task_metrics from_v1(const cg1::Metrics& m) {
+  task_metrics out;
+  if (m.has_memory()) {
+    const auto& mem = m.memory();
+    out.memory_cache = mem.cache();
+    if (mem.has_usage()) {
+      out.memory_usage = mem.usage().usage();
+      out.memory_limit = mem.usage().limit();
+    }
+  }
+  if (m.has_cpu() && m.cpu().has_usage())
+    out.cpu_usage_ns = m.cpu().usage().total();
+  if (m.has_pids())
+    out.pids_current = m.pids().current();
+  return out;
+}
+
+task_metrics from_v2(const cg2::Metrics& m) {
+  task_metrics out;
+  out.cgroup_v2 = true;
+  if (m.has_memory()) {
+    const auto& mem = m.memory();
+    out.memory_usage = mem.usage();
+    out.memory_limit = mem.usage_limit();
+    out.memory_cache = mem.file();
+  }
+  if (m.has_cpu())
+    out.cpu_usage_ns = m.cpu().usage_usec() * 1000;
+  if (m.has_pids())
+    out.pids_current = m.pids().current();
+  return out;
+}
+
+} // namespace
+
+std::optional<task_metrics> decode_metrics(const std::string& type_url, const std::string& value,
+                                           std::string& error) {
+  auto name = message_name(type_url);
+  if (name == cgroups_v1_metrics_type_url) {
+    cg1::Metrics m;
+    if (m.ParseFromString(value))
+      return from_v1(m);
+  } else if (name == cgroups_v2_metrics_type_url) {
+    cg2::Metrics m;
+    if (m.ParseFromString(value))
+      return from_v2(m);
+  } else {
+    error = "unknown metrics type " + type_url;
+    return std::nullopt;
+  }
+  error = "malformed " + type_url + " message";
+  return std::nullopt;
+}
+
+std::string stats_json(const task_metrics& m) {
+  // Whole seconds rounded down, as Go's Time.Unix (also before 1970).
+  int64_t seconds = m.unix_ns / 1'000'000'000;
+  if (m.unix_ns % 1'000'000'000 < 0)
+    --seconds;
+  nlohmann::ordered_json j;
+  j["timestamp"] = seconds;
+  j["memory_usage"] = m.memory_usage;
+  j["memory_limit"] = m.memory_limit;
+  j["memory_cache"] = m.memory_cache;
+  j["cpu_usage"] = m.cpu_usage_ns;
+  j["pids_current"] = m.pids_current;
+  return j.dump();
+}
+
+} // namespace contd::containerd
