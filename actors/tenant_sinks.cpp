@@ -5,12 +5,12 @@
 #include <cstdint>
 #include <optional>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/log_forwarder.hpp"
 #include "actors/log_io.hpp"
 #include "actors/tenant_steps.hpp"
+#include "src/zbus/codec.hpp"
 
 namespace contd::jobs {
 
@@ -85,19 +85,6 @@ log_forwarder_actor forwarder_for(tenant_pointer self, const sink_url& u) {
   return f;
 }
 
-/// The Go original's stats message: {"timestamp": <unix s>, "memory_usage", "memory_limit",
-/// "memory_cache", "cpu_usage" (ns), "pids_current"}.
-std::string stats_json(const task_metrics& m) {
-  nlohmann::json j;
-  j["timestamp"] = m.unix_ns / 1000000000;
-  j["memory_usage"] = m.memory_usage;
-  j["memory_limit"] = m.memory_limit;
-  j["memory_cache"] = m.memory_cache;
-  j["cpu_usage"] = m.cpu_usage_ns;
-  j["pids_current"] = m.pids_current;
-  return j.dump();
-}
-
 void pass(tenant_pointer self);
 
 void arm(tenant_pointer self) {
@@ -130,7 +117,7 @@ void pass(tenant_pointer self) {
             return;
           if (tm.unix_ns == 0)
             tm.unix_ns = unix_now(self);
-          auto payload = stats_json(tm);
+          auto payload = zbus::stats_json(tm);
           for (const auto& s : m->request.stats)
             if (auto u = parse_sink(s.endpoint))
               self->send(forwarder_for(self, *u), atom::publish_v, u->channel, payload);

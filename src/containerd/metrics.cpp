@@ -1,6 +1,5 @@
 #include "src/containerd/metrics.hpp"
 
-#include <nlohmann/json.hpp>
 
 #include "github.com/containerd/cgroups/stats/v1/metrics.pb.h"
 #include "github.com/containerd/cgroups/v2/stats/metrics.pb.h"
@@ -70,21 +69,6 @@ std::optional<task_metrics> decode_metrics(const std::string& type_url, const st
   }
   error = "malformed " + type_url + " message";
   return std::nullopt;
-}
-
-std::string stats_json(const task_metrics& m) {
-  // Whole seconds rounded down, as Go's Time.Unix (also before 1970).
-  int64_t seconds = m.unix_ns / 1'000'000'000;
-  if (m.unix_ns % 1'000'000'000 < 0)
-    --seconds;
-  nlohmann::ordered_json j;
-  j["timestamp"] = seconds;
-  j["memory_usage"] = m.memory_usage;
-  j["memory_limit"] = m.memory_limit;
-  j["memory_cache"] = m.memory_cache;
-  j["cpu_usage"] = m.cpu_usage_ns;
-  j["pids_current"] = m.pids_current;
-  return j.dump();
 }
 
 } // namespace contd::containerd

@@ -24,9 +24,4 @@ inline constexpr const char* cgroups_v2_metrics_type_url = "io.containerd.cgroup
 std::optional<task_metrics> decode_metrics(const std::string& type_url, const std::string& value,
                                            std::string& error);
 
-/// The Go original's stats message, compact JSON with the keys in this order:
-/// {"timestamp": <unix seconds>, "memory_usage", "memory_limit", "memory_cache",
-///  "cpu_usage" (ns), "pids_current"}.
-std::string stats_json(const task_metrics& m);
-
 } // namespace contd::containerd

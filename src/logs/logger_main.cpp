@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -76,26 +77,20 @@ int64_t now_ns() {
 
 struct drop {
   std::string reason;
-  uint64_t lines = 0;
-  uint64_t bytes = 0;
+  uint64_t lines = 0, bytes = 0;
 };
 
 void add_drop(std::vector<drop>& drops, const std::string& reason, uint64_t lines,
               uint64_t bytes) {
   if (lines == 0)
     return;
-  for (auto& d : drops)
-    if (d.reason == reason) {
-      d.lines += lines;
-      d.bytes += bytes;
-      return;
-    }
-  if (drops.size() == 8) { // a bound on distinct reasons; later ones count with the last
-    drops.back().lines += lines;
-    drops.back().bytes += bytes;
-    return;
-  }
-  drops.push_back({reason, lines, bytes});
+  auto it = std::find_if(drops.begin(), drops.end(), [&](auto& d) { return d.reason == reason; });
+  if (it == drops.end() && drops.size() < 8) // a bound on distinct reasons
+    it = drops.insert(it, drop{reason});
+  else if (it == drops.end()) // later ones count with the last
+    --it;
+  it->lines += lines;
+  it->bytes += bytes;
 }
 
 // Records (lines) and output bytes (text, plus the newline of an F record) of encoded records.
@@ -137,23 +132,28 @@ public:
     std::unique_lock lk(q_.m);
     auto retry_at = steady::time_point{};
     size_t since_trim = 0;
+    bool last_notice = false; // at the end: one try to report drops without new output
     for (;;) {
       if (q_.chunks.empty()) {
-        if (q_.closing)
-          break;
-        if (since_trim > 2 * chunk_size) { // give the memory of a burst back
+        if (q_.closing) {
+          if (last_notice || q_.drops.empty() || q_.discard)
+            break;
+        } else if (since_trim > 2 * chunk_size) { // give the memory of a burst back
           lk.unlock();
           ::malloc_trim(0);
           lk.lock();
           since_trim = 0;
+          continue; // data may have come meanwhile
+        } else {
+          q_.wake.wait(lk);
+          continue;
         }
-        q_.wake.wait(lk);
-        continue;
       }
       if (!q_.failing.empty() && !q_.discard && steady::now() < retry_at) {
         q_.wake.wait_until(lk, retry_at);
         continue;
       }
+      last_notice = q_.chunks.empty();
       std::vector<std::string> batch;
       size_t bytes = 0;
       while (!q_.chunks.empty() && bytes < batch_limit) {
@@ -174,16 +174,16 @@ public:
         if (!q_.failing.empty())
           say("writing " + path_ + " again");
         q_.failing.clear();
-        if (r.reported)
-          for (const auto& d : reported)
-            for (auto it = q_.drops.begin(); it != q_.drops.end(); ++it)
-              if (it->reason == d.reason) {
-                it->lines -= d.lines;
-                it->bytes -= d.bytes;
-                if (it->lines == 0)
-                  q_.drops.erase(it);
-                break;
-              }
+        if (r.reported) // the notice settled what it reported; later drops stay
+          for (const auto& d : reported) {
+            auto it = std::find_if(q_.drops.begin(), q_.drops.end(),
+                                   [&](auto& x) { return x.reason == d.reason; });
+            it->lines -= d.lines;
+            it->bytes -= d.bytes;
+          }
+        q_.drops.erase(std::remove_if(q_.drops.begin(), q_.drops.end(),
+                                      [](auto& d) { return d.lines == 0; }),
+                       q_.drops.end());
       } else {
         if (q_.failing != r.error)
           say(r.error);
@@ -365,17 +365,52 @@ private:
   struct stat moved_ {}; // the file this batch rotated to path.1
 };
 
-// The reader side: one per stream.
-struct source {
-  int fd = -1;
-  stream name = stream::out;
-  std::string partial; // the start of a line whose '\n' has not come
-};
-
+// The reader side: fds 3 and 4.
 class reader {
 public:
-  explicit reader(queue& q) : q_(q) {}
+  struct source {
+    int fd = -1;
+    stream name = stream::out;
+    std::string partial; // the start of a line whose '\n' has not come
+  };
 
+  reader(queue& q, bool have_out, bool have_err) : q_(q), buf_(64 * 1024) {
+    srcs[0] = {have_out ? 3 : -1, stream::out, {}};
+    srcs[1] = {have_err ? 4 : -1, stream::err, {}};
+    for (auto& s : srcs)
+      if (s.fd >= 0)
+        ::fcntl(s.fd, F_SETFL, ::fcntl(s.fd, F_GETFL) | O_NONBLOCK);
+  }
+
+  // Reads once: the bytes read, 0 when there were none, -1 when the stream ended.
+  ssize_t read_some(source& src) {
+    auto n = ::read(src.fd, buf_.data(), buf_.size());
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+      return 0;
+    auto t = now_ns();
+    {
+      std::lock_guard lk(q_.m);
+      if (n > 0)
+        feed(src, buf_.data(), static_cast<size_t>(n), t);
+      else
+        finish(src, t);
+    }
+    q_.wake.notify_one();
+    return n > 0 ? n : -1;
+  }
+
+  // The stream ended (or is cut off): its last line without '\n' is complete. Under q_.m.
+  void finish(source& src, int64_t t) {
+    if (!src.partial.empty())
+      emit(src, t, false, 0, nullptr);
+    std::string{}.swap(src.partial);
+    ::close(src.fd);
+    src.fd = -1;
+  }
+
+  source srcs[2];
+
+private:
   // Splits `data` read from `src` into records; under q_.m.
   void feed(source& src, const char* p, size_t n, int64_t t) {
     while (n > 0) {
@@ -398,14 +433,6 @@ public:
     }
   }
 
-  // The stream ended (or is cut off): its last line without '\n' is complete.
-  void finish(source& src, int64_t t) {
-    if (!src.partial.empty())
-      emit(src, t, false, 0, nullptr);
-    std::string{}.swap(src.partial);
-  }
-
-private:
   // One record: what src.partial holds followed by `len` bytes at `p`.
   void emit(source& src, int64_t t, bool partial, size_t len, const char* p) {
     std::string_view text{p, len};
@@ -438,6 +465,7 @@ private:
   }
 
   queue& q_;
+  std::vector<char> buf_;
 };
 
 bool is_open(int fd) {
@@ -473,30 +501,6 @@ options parse_args(int argc, char** argv) {
   return o;
 }
 
-// Reads once from src; false when the stream ended.
-bool read_some(source& src, reader& rd, queue& q, std::vector<char>& buf, size_t& got) {
-  got = 0;
-  auto n = ::read(src.fd, buf.data(), buf.size());
-  if (n < 0 && (errno == EAGAIN || errno == EINTR))
-    return true;
-  auto t = now_ns();
-  {
-    std::lock_guard lk(q.m);
-    if (n > 0)
-      rd.feed(src, buf.data(), static_cast<size_t>(n), t);
-    else
-      rd.finish(src, t);
-  }
-  q.wake.notify_one();
-  if (n <= 0) {
-    ::close(src.fd);
-    src.fd = -1;
-    return false;
-  }
-  got = static_cast<size_t>(n);
-  return true;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -507,6 +511,18 @@ int main(int argc, char** argv) {
   if (auto* id = std::getenv("CONTAINER_ID")) {
     auto* ns = std::getenv("CONTAINER_NAMESPACE");
     who += std::string{" "} + (ns ? ns : "") + "/" + id;
+  }
+
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  ::pthread_sigmask(SIG_BLOCK, &sigs, nullptr); // the writer inherits the mask
+  // Before the task can start: a SIGTERM from then on is read, never fatal.
+  int sigfd = ::signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sigfd < 0) { // SIGTERM then ends the logger without a flush rather than not at all
+    say(std::string{"signalfd: "} + std::strerror(errno));
+    ::pthread_sigmask(SIG_UNBLOCK, &sigs, nullptr);
   }
 
   auto opts = parse_args(argc, argv);
@@ -526,17 +542,6 @@ int main(int argc, char** argv) {
   if (have_ready)
     ::close(5);
 
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  ::pthread_sigmask(SIG_BLOCK, &sigs, nullptr); // the writer inherits the mask
-  int sigfd = ::signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-  if (sigfd < 0) { // SIGTERM then ends the logger without a flush rather than not at all
-    say(std::string{"signalfd: "} + std::strerror(errno));
-    ::pthread_sigmask(SIG_UNBLOCK, &sigs, nullptr);
-  }
-
   writer w{q, opts.path, opts.max, std::move(lock)};
   std::thread writer_thread;
   try {
@@ -547,28 +552,14 @@ int main(int argc, char** argv) {
     q.done = true;
   }
 
-  reader rd{q};
-  source srcs[2];
-  srcs[0].fd = have_out ? 3 : -1;
-  srcs[0].name = stream::out;
-  srcs[1].fd = have_err ? 4 : -1;
-  srcs[1].name = stream::err;
-  for (auto& s : srcs)
-    if (s.fd >= 0)
-      ::fcntl(s.fd, F_SETFL, ::fcntl(s.fd, F_GETFL) | O_NONBLOCK);
-  std::vector<char> buf(64 * 1024);
-  size_t got = 0;
+  reader rd{q, have_out, have_err};
+  auto& srcs = rd.srcs;
   bool stop = false;
   while (!stop && (srcs[0].fd >= 0 || srcs[1].fd >= 0)) {
     pollfd pfd[3];
     nfds_t n = 0;
-    source* which[2];
     for (auto& s : srcs)
-      if (s.fd >= 0) {
-        which[n] = &s;
-        pfd[n++] = {s.fd, POLLIN, 0};
-      }
-    auto streams = n;
+      pfd[n++] = {s.fd, POLLIN, 0}; // a negative fd is ignored
     if (sigfd >= 0)
       pfd[n++] = {sigfd, POLLIN, 0};
     if (::poll(pfd, n, -1) < 0) {
@@ -577,11 +568,10 @@ int main(int argc, char** argv) {
       say(std::string{"poll: "} + std::strerror(errno));
       break;
     }
-    if (sigfd >= 0 && (pfd[streams].revents & POLLIN))
-      stop = true;
-    for (nfds_t i = 0; i < streams; ++i)
+    stop = sigfd >= 0 && (pfd[2].revents & POLLIN);
+    for (int i = 0; i < 2; ++i)
       if (pfd[i].revents != 0)
-        read_some(*which[i], rd, q, buf, got);
+        rd.read_some(srcs[i]);
   }
 
   // Terminated: what is already in the pipes still goes to the log, within a bound (a writer in
@@ -590,17 +580,13 @@ int main(int argc, char** argv) {
   for (bool more = stop; more && steady::now() < drain_end;) {
     more = false;
     for (auto& s : srcs)
-      if (s.fd >= 0 && read_some(s, rd, q, buf, got) && got > 0)
-        more = true;
+      more = (s.fd >= 0 && rd.read_some(s) > 0) || more;
   }
   {
     std::unique_lock lk(q.m);
-    auto t = now_ns();
     for (auto& s : srcs)
-      if (s.fd >= 0) {
-        rd.finish(s, t);
-        ::close(s.fd);
-      }
+      if (s.fd >= 0)
+        rd.finish(s, now_ns());
     q.closing = true;
     q.wake.notify_one();
     if (!q.done_cv.wait_for(lk, flush_limit, [&] { return q.done; })) {

@@ -670,6 +670,21 @@ bytes encode_stats(const task_metrics& m) {
   return to_bytes(v);
 }
 
+std::string stats_json(const task_metrics& m) {
+  // Whole seconds rounded down, as Go's Time.Unix (also before 1970).
+  int64_t seconds = m.unix_ns / 1'000'000'000;
+  if (m.unix_ns % 1'000'000'000 < 0)
+    --seconds;
+  ojson j;
+  j["timestamp"] = seconds;
+  j["memory_usage"] = m.memory_usage;
+  j["memory_limit"] = m.memory_limit;
+  j["memory_cache"] = m.memory_cache;
+  j["cpu_usage"] = m.cpu_usage_ns;
+  j["pids_current"] = m.pids_current;
+  return j.dump();
+}
+
 std::vector<std::pair<std::string, uint64_t>> decode_stats(std::string_view in) {
   auto v = parse_value(in);
   if (!v.is_object())

@@ -114,6 +114,10 @@ std::vector<std::string> decode_strings(std::string_view in);
 /// Stats(ns, id): a msgpack map string -> unsigned with the keys timestamp (unix seconds),
 /// memory_usage, memory_limit, memory_cache, cpu_usage (ns) and pids_current, in that order.
 bytes encode_stats(const task_metrics& m);
+/// The JSON a Stats sink receives (the Go original's message), compact, keys in this order:
+/// {"timestamp": <unix seconds>, "memory_usage", "memory_limit", "memory_cache",
+///  "cpu_usage" (ns), "pids_current"}.
+std::string stats_json(const task_metrics& m);
 /// Back (contctl): every key whose value is an unsigned integer; throws `type_error` when the
 /// payload is not a map.
 std::vector<std::pair<std::string, uint64_t>> decode_stats(std::string_view in);

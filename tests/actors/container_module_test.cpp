@@ -455,3 +455,30 @@ TEST_CASE_METHOD(fixture, "a tenant is retired a full idle period after its last
   CHECK(mod().tenants.empty());
   CHECK(mod().tenants_spawned == 1);
 }
+
+TEST_CASE_METHOD(fixture, "Stats answers containerd's metrics of a running task, and why not",
+                 "[module][stats]") {
+  REQUIRE(run_container("ns1", make_container("c1")));
+  fake().metrics["c1"] = task_metrics{0, 2048, 4096, 512, 777, 3, false};
+  auto m = request<task_metrics>(module, atom::metrics_v, std::string{"ns1"}, std::string{"c1"});
+  REQUIRE(m);
+  CHECK(m->memory_usage == 2048);
+  CHECK(m->memory_limit == 4096);
+  CHECK(m->pids_current == 3);
+  CHECK(m->unix_ns > 0); // stamped with the fake's clock
+  auto ghost =
+    request<task_metrics>(module, atom::metrics_v, std::string{"ns1"}, std::string{"ghost"});
+  REQUIRE_FALSE(ghost);
+  CHECK(ghost.error() == errc::not_found);
+  auto bad = request<task_metrics>(module, atom::metrics_v, std::string{"ns1"},
+                                   std::string{"../x"});
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error() == errc::invalid_argument);
+  // A stopped container has no running task: no figures.
+  CHECK_FALSE(request_void(module, atom::sig_delete_v, std::string{"ns1"}, std::string{"c1"}));
+  fake_stop_task(caf::actor_cast<fake_containerd_pointer>(ctrd), {"ns1", "c1"}, 0);
+  run();
+  auto stopped =
+    request<task_metrics>(module, atom::metrics_v, std::string{"ns1"}, std::string{"c1"});
+  CHECK_FALSE(stopped);
+}

@@ -298,6 +298,42 @@ TEST_CASE("output reaches the sink per stream, Logs merges both, stats arrive ev
   REQUIRE(ghost.call_error);
   CHECK(ghost.call_error->find("not found") != std::string::npos);
 
+  // contctl: the stats table, and logs -f following the output until Ctrl-C.
+  auto ctl = [&](std::vector<std::string> args, const std::string& out) {
+    std::vector<std::string> argv{bin_dir + "/contctl", "--broker", n.redis.url()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return std::make_unique<test::process>(argv, (n.ctrd.dir() / out).string());
+  };
+  auto table = ctl({"stats", n.ns, "talker"}, "stats.out");
+  CHECK(table->wait_exit(30s) == 0);
+  auto printed = table->output();
+  INFO(printed);
+  CHECK(printed.find("NAMESPACE") != std::string::npos);
+  CHECK(printed.find("talker") != std::string::npos);
+  CHECK(printed.find("64.0 MiB") != std::string::npos); // the limit
+  auto follow = ctl({"logs", "-f", n.ns, "talker"}, "follow.out");
+  auto first = max_out;
+  REQUIRE(eventually([&] {
+    auto xs = numbers(sub.of("out"), "out ");
+    return !xs.empty() && xs.back() >= first + 20;
+  }, 20s));
+  std::this_thread::sleep_for(1s);
+  kill(follow->pid, SIGINT);
+  CHECK(follow->wait_exit(10s) == 0);
+  std::istringstream followed(follow->output());
+  std::vector<std::string> flines;
+  for (std::string l; std::getline(followed, l);)
+    flines.push_back(l);
+  auto fnums = numbers(flines, "out ");
+  INFO("contctl logs -f printed out lines up to " << (fnums.empty() ? 0 : fnums.back()));
+  REQUIRE_FALSE(fnums.empty());
+  CHECK(fnums.back() >= first + 20);
+  // From its first line on, every line once, in order.
+  size_t skipped = 0;
+  for (size_t i = 1; i < fnums.size(); ++i)
+    skipped += fnums[i] == fnums[i - 1] + 1 ? 0 : 1;
+  CHECK(skipped == 0);
+
   // Delete stops forwarding and removes the local log.
   REQUIRE_FALSE(n.two("Delete", "talker").call_error);
   auto after = sub.of("out").size();

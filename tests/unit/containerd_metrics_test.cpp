@@ -138,26 +138,3 @@ TEST_CASE("absent sections and fields read as zero") {
   want.cgroup_v2 = true;
   CHECK(*p2 == want);
 }
-
-TEST_CASE("the stats JSON has the Go original's keys, order and units") {
-  task_metrics m;
-  m.unix_ns = int64_t{1700000000} * 1'000'000'000 + 999'999'999;
-  m.memory_usage = 380928;
-  m.memory_limit = 9223372036854771712u;
-  m.memory_cache = 4096;
-  m.cpu_usage_ns = 46479015;
-  m.pids_current = 1;
-  CHECK(cd::stats_json(m)
-        == R"({"timestamp":1700000000,"memory_usage":380928,"memory_limit":9223372036854771712,)"
-           R"("memory_cache":4096,"cpu_usage":46479015,"pids_current":1})");
-  CHECK(cd::stats_json(task_metrics{})
-        == R"({"timestamp":0,"memory_usage":0,"memory_limit":0,"memory_cache":0,"cpu_usage":0,)"
-           R"("pids_current":0})");
-  // Whole seconds rounded down, also before 1970.
-  task_metrics early;
-  early.unix_ns = -1;
-  CHECK(cd::stats_json(early).rfind(R"({"timestamp":-1,)", 0) == 0);
-  task_metrics huge;
-  huge.memory_limit = std::numeric_limits<uint64_t>::max();
-  CHECK(cd::stats_json(huge).find(R"("memory_limit":18446744073709551615,)") != std::string::npos);
-}

@@ -66,7 +66,8 @@ TEST_CASE("a record encodes to one line and parses back") {
     CHECK(line.find('\n') == line.size() - 1);
     CHECK(parse(std::string_view{line}.substr(0, line.size() - 1)) == r);
   }
-  CHECK(encode(rec(stream::out, false, "hello")) == "2026-11-30T23:34:10.123456789Z stdout F hello\n");
+  CHECK(encode(rec(stream::out, false, "hello"))
+        == "2026-11-30T23:34:10.123456789Z stdout F hello\n");
   CHECK(encode(rec(stream::err, true, "x")) == "2026-11-30T23:34:10.123456789Z stderr P x\n");
   // A newline inside the text cannot start a second record.
   auto line = encode(rec(stream::out, false, "a\nb\n"));
@@ -135,8 +136,8 @@ TEST_CASE("tail_text joins parts of interleaved streams and keeps the last n lin
     rec(stream::out, false, "end"),
     rec(stream::err, false, "after"),
   };
-  auto all = std::string{"first\n"} + "E1-E2\n" + "[contd-logger] dropped 1 lines (4 bytes) of output: x\n"
-             + "long-line-end\n" + "after\n";
+  std::string all = "first\nE1-E2\n[contd-logger] dropped 1 lines (4 bytes) of output: x\n"
+                    "long-line-end\nafter\n";
   CHECK(tail_text(rs, 100) == all);
   CHECK(tail_text(rs, 5) == all);
   CHECK(tail_text(rs, 2) == "long-line-end\nafter\n");

@@ -2,7 +2,9 @@
 // server (tests/data/zbus-vectors, see shared/reference/zbus-v1.md §20).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <fstream>
+#include <limits>
 #include <iterator>
 #include <string>
 
@@ -678,4 +680,44 @@ TEST_CASE("malformed event payloads are refused with type_error and never crash"
     CHECK(ev.kind == "stopped");
     CHECK(ev.at == go_time{1700000000, 7});
   }
+}
+
+TEST_CASE("the stats JSON has the Go original's keys, order and units") {
+  task_metrics m;
+  m.unix_ns = int64_t{1700000000} * 1'000'000'000 + 999'999'999;
+  m.memory_usage = 380928;
+  m.memory_limit = 9223372036854771712u;
+  m.memory_cache = 4096;
+  m.cpu_usage_ns = 46479015;
+  m.pids_current = 1;
+  CHECK(zbus::stats_json(m)
+        == R"({"timestamp":1700000000,"memory_usage":380928,"memory_limit":9223372036854771712,)"
+           R"("memory_cache":4096,"cpu_usage":46479015,"pids_current":1})");
+  CHECK(zbus::stats_json(task_metrics{})
+        == R"({"timestamp":0,"memory_usage":0,"memory_limit":0,"memory_cache":0,"cpu_usage":0,)"
+           R"("pids_current":0})");
+  // Whole seconds rounded down, also before 1970.
+  task_metrics early;
+  early.unix_ns = -1;
+  CHECK(zbus::stats_json(early).rfind(R"({"timestamp":-1,)", 0) == 0);
+  task_metrics huge;
+  huge.memory_limit = std::numeric_limits<uint64_t>::max();
+  CHECK(zbus::stats_json(huge).find(R"("memory_limit":18446744073709551615,)") != std::string::npos);
+}
+
+TEST_CASE("Stats answers a map of unsigned figures, and contctl reads it back") {
+  task_metrics m{int64_t{1700000000} * 1'000'000'000 + 5, 1, 2, 3, 4, 5, false};
+  auto bytes = zbus::encode_stats(m);
+  auto back = zbus::decode_stats(bytes);
+  std::vector<std::pair<std::string, uint64_t>> want{
+    {"timestamp", 1700000000}, {"memory_usage", 1}, {"memory_limit", 2},
+    {"memory_cache", 3},       {"cpu_usage", 4},    {"pids_current", 5}};
+  // nlohmann's msgpack reader sorts keys; compare as sets.
+  std::sort(back.begin(), back.end());
+  std::sort(want.begin(), want.end());
+  CHECK(back == want);
+  // The encoding keeps the declared order: timestamp is the first key.
+  REQUIRE(bytes.size() > 11);
+  CHECK(bytes.substr(1, 10) == "\xa9timestamp");
+  CHECK_THROWS_AS(zbus::decode_stats(zbus::encode_string("no map")), zbus::type_error);
 }
