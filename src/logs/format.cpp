@@ -1,6 +1,7 @@
 #include "src/logs/format.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <array>
 #include <deque>
 
@@ -202,7 +203,8 @@ void append_encoded(std::string& out, int64_t unix_ns, stream source, bool parti
   out += ' ';
   auto from = out.size();
   out.append(text);
-  std::replace(out.begin() + static_cast<std::ptrdiff_t>(from), out.end(), '\n', ' ');
+  if (std::memchr(text.data(), '\n', text.size()) != nullptr) // never from the logger
+    std::replace(out.begin() + static_cast<std::ptrdiff_t>(from), out.end(), '\n', ' ');
   out += '\n';
 }
 

@@ -49,6 +49,8 @@ using steady = std::chrono::steady_clock;
 constexpr size_t line_limit = 16 * 1024;    // longer lines become P parts of this size
 constexpr size_t queue_limit = 4 << 20;     // encoded bytes queued or being written
 constexpr size_t chunk_size = 64 * 1024;    // queue blocks
+constexpr int pipe_size = 256 * 1024;        // F_SETPIPE_SZ of the stdout and stderr pipes
+constexpr auto trim_after = std::chrono::seconds{1}; // idle time before memory is given back
 constexpr size_t batch_limit = 1 << 20;     // bytes the writer takes at once
 constexpr size_t header_size = 40;          // time, stream and tag of a record, with spaces
 constexpr uint64_t min_max = 64 * 1024;
@@ -138,7 +140,13 @@ public:
         if (q_.closing) {
           if (last_notice || q_.drops.empty() || q_.discard)
             break;
-        } else if (since_trim > 2 * chunk_size) { // give the memory of a burst back
+        } else if (since_trim > 2 * chunk_size) {
+          // Give the memory of a burst back once output has paused for a while (trimming at
+          // every empty queue would make a steady stream fault its pages in again and again).
+          if (q_.wake.wait_for(lk, trim_after) == std::cv_status::no_timeout)
+            continue;
+          if (!q_.chunks.empty() || q_.closing)
+            continue;
           lk.unlock();
           ::malloc_trim(0);
           lk.lock();
@@ -378,8 +386,12 @@ public:
     srcs[0] = {have_out ? 3 : -1, stream::out, {}};
     srcs[1] = {have_err ? 4 : -1, stream::err, {}};
     for (auto& s : srcs)
-      if (s.fd >= 0)
+      if (s.fd >= 0) {
         ::fcntl(s.fd, F_SETFL, ::fcntl(s.fd, F_GETFL) | O_NONBLOCK);
+        // A larger pipe (64 KiB by default) lets a burst land without the writer waiting for
+        // this process to be scheduled; pages are only used while data waits. Best effort.
+        ::fcntl(s.fd, F_SETPIPE_SZ, pipe_size);
+      }
   }
 
   // Reads once: the bytes read, 0 when there were none, -1 when the stream ended.
