@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,6 +43,40 @@ void unlink_quietly(const string& path) {
     spdlog::warn("cannot remove {}: {}", path, std::strerror(errno));
 }
 
+/// The container's lock file, flock'ed with `op` (LOCK_SH or LOCK_EX) if that is possible at
+/// once. The logger holds it exclusively while it writes or rotates; a reader that gets it
+/// shared sees no rotation between reading <id>.log.1 and <id>.log. Never waits: a logger stuck
+/// on a slow disk must not stall this actor, so without the lock the work goes on unlocked.
+logs::fd_result lock_log(const string& path, int op) {
+  auto f = logs::open_regular(path + ".lock", O_RDONLY);
+  if (f && ::flock(f.fd(), op | LOCK_NB) != 0)
+    return logs::fd_result{};
+  return f;
+}
+
+/// The complete lines of `bytes` as records. A line that is not a record was written by
+/// something else than contd-logger — the shim's plain file:// output of a task started by an
+/// earlier contd — and is shown as it is, as stdout.
+std::vector<logs::record> records_of(std::string_view bytes, bool starts_mid_line) {
+  std::vector<logs::record> out;
+  size_t pos = 0;
+  if (starts_mid_line) {
+    auto nl = bytes.find('\n');
+    if (nl == std::string_view::npos)
+      return out;
+    pos = nl + 1;
+  }
+  for (auto nl = bytes.find('\n', pos); nl != std::string_view::npos;
+       pos = nl + 1, nl = bytes.find('\n', pos)) {
+    auto line = bytes.substr(pos, nl - pos);
+    if (auto r = logs::parse(line))
+      out.push_back(std::move(*r));
+    else
+      out.push_back(logs::record{0, logs::stream::out, false, string{line}});
+  }
+  return out;
+}
+
 struct refusal {
   errc code;
   string text;
@@ -52,10 +87,11 @@ string logs_of(pointer self, const string& ns, const string& id) {
   auto path = container_log_path(cfg.log_dir, ns, id);
   auto budget = cfg.read_budget;
   auto started = std::chrono::steady_clock::now();
+  auto lock = lock_log(path, LOCK_SH);
   auto cur = logs::read_tail(path, cfg.max_read_bytes, budget);
   if (!cur.error.empty())
     throw refusal{cur.missing ? errc::not_found : errc::failed_precondition, cur.error};
-  auto records = logs::parse_all(cur.bytes, !cur.from_start);
+  auto records = records_of(cur.bytes, !cur.from_start);
   // Fewer lines than asked and the whole current file read: the rotated file has older ones.
   size_t lines = 0;
   for (const auto& r : records)
@@ -70,7 +106,7 @@ string logs_of(pointer self, const string& ns, const string& id) {
     if (!old.error.empty() && !old.missing)
       throw refusal{errc::failed_precondition, old.error};
     if (old.error.empty()) {
-      auto older = logs::parse_all(old.bytes, !old.from_start);
+      auto older = records_of(old.bytes, !old.from_start);
       older.insert(older.end(), records.begin(), records.end());
       records = std::move(older);
     }
@@ -116,7 +152,9 @@ log_io_actor::behavior_type log_io(pointer self, log_io_config config) {
       if (!plain_name(ns) || !plain_name(id))
         return bad_name();
       auto path = container_log_path(self->state.config.log_dir, ns, id);
-      // The lock file first: a logger still draining sees it gone and stops writing.
+      // Under the lock when it is free, so no write or rotation is half done. The lock file
+      // first: a logger still draining sees it gone (st_nlink 0) and stops writing.
+      auto lock = lock_log(path, LOCK_EX);
       for (const auto& p : {path + ".lock", path, path + ".1"})
         unlink_quietly(p);
       // Forwarding offsets: <id>.log.fwd-<hash>.

@@ -68,7 +68,7 @@ fd_result open_regular(const std::string& path, int flags, unsigned mode) {
     if (err == ENOENT)
       return fd_result::failure(path + ": no such file", err);
     if (err == ENXIO) // a FIFO opened for writing without a reader, or a socket
-      return fd_result::failure(path + " is not a regular file", err);
+      return fd_result::failure(path + " is not a regular file (a FIFO or a socket)", err);
     return fd_result::failure(path + ": " + std::strerror(err), err);
   }
   fd_result r{fd};
