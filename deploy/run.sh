@@ -123,6 +123,7 @@ echo; echo "== demo: inspect"; ctl inspect demo hello
 echo; echo "== demo: logs"; ctl logs demo hello
 echo; echo "== demo: exec"; ctl exec demo hello -- /bin/sh -c 'test "$GREETING" = hello' && echo "exec saw the container's env"
 echo; echo "== demo: ls"; ctl ls
+echo; echo "== demo: stats"; ctl stats demo hello
 echo; echo "== demo: rm"; ctl rm demo hello; ctl ls demo
 
 if [ "$demo_only" = 1 ]; then
