@@ -72,6 +72,49 @@ caf::result<std::vector<std::string>> list_all(container_module_pointer self) {
   return rp;
 }
 
+/// A namespace contd created (label contd.managed) goes with its last container, and so do the
+/// empty cgroup parents runc leaves for it. Called when its tenant retires, i.e. when contd
+/// supervises nothing there. containerd refuses to delete a namespace that still holds anything
+/// (containers, images, snapshots, leases), and a namespace contd did not create is never touched.
+void remove_namespace_if_empty(container_module_pointer self, const std::string& ns) {
+  auto& st = self->state;
+  auto timeout = st.config.call_timeout;
+  auto still_ours = [self, ns] { return !self->state.tenants.count(ns); };
+  self->request(st.client, timeout, atom::ns_get_v, ns)
+    .then(
+      [self, ns, timeout, still_ours](label_map& labels) {
+        auto m = labels.find(label_managed);
+        if (m == labels.end() || m->second != "true" || !still_ours())
+          return;
+        self->request(self->state.client, timeout, atom::ctr_list_v, ns, std::vector<std::string>{})
+          .then(
+            [self, ns, timeout, still_ours](std::vector<container_record>& recs) {
+              if (!recs.empty() || !still_ours())
+                return;
+              self->request(self->state.client, timeout, atom::ns_delete_v, ns)
+                .then(
+                  [self, ns] {
+                    spdlog::info("container module: removed namespace {}, empty since its last "
+                                 "container", ns);
+                    if (self->state.reaper)
+                      self->request(self->state.reaper, std::chrono::seconds{30}, atom::reap_v, ns)
+                        .then([](uint32_t) {},
+                              [ns](caf::error& err) {
+                                spdlog::warn("container module: cgroups of {} not removed: {}",
+                                             ns, error_text(err));
+                              });
+                  },
+                  [ns](caf::error& err) {
+                    // Something else lives there (an image, a snapshot, a lease): it stays.
+                    spdlog::debug("container module: namespace {} stays: {}", ns,
+                                  error_text(err));
+                  });
+            },
+            [](caf::error&) {});
+      },
+      [](caf::error&) {});
+}
+
 } // namespace
 
 module_actor::behavior_type container_module(container_module_pointer self, tenant_config config,
@@ -165,6 +208,7 @@ module_actor::behavior_type container_module(container_module_pointer self, tena
       // Calls already sent to the tenant arrive before `done`: it finishes them, then quits.
       tenants.erase(it);
       self->send(t, atom::done_v);
+      remove_namespace_if_empty(self, ns);
     },
     [self](atom::event, task_event& ev) {
       // Only tenants that exist supervise something: a namespace without one has nothing of

@@ -365,6 +365,22 @@ containerd_client_impl_actor::behavior_type containerd_client(containerd_client_
              });
       return rp;
     },
+    [self](atom::ns_get, const string& ns) -> caf::result<label_map> {
+      auto rp = self->make_response_promise<label_map>();
+      auto c = make_call<namespaces_v1::GetNamespaceRequest, namespaces_v1::GetNamespaceResponse>();
+      c->req.set_name(ns);
+      launch(self, "Namespaces.Get", ns, call_timeout(self), c, CONTD_RPC(namespaces, Get),
+             [rp](auto& c, rpc_status& s) mutable {
+               if (!s.ok()) {
+                 rp.deliver(s.error());
+                 return;
+               }
+               label_map labels(c.resp.namespace_().labels().begin(),
+                                c.resp.namespace_().labels().end());
+               rp.deliver(std::move(labels));
+             });
+      return rp;
+    },
     [self](atom::ns_delete, const string& ns) -> caf::result<void> {
       void_promise rp = self->make_response_promise();
       auto c = make_call<namespaces_v1::DeleteNamespaceRequest, google::protobuf::Empty>();

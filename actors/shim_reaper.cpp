@@ -1,5 +1,9 @@
 #include "actors/shim_reaper.hpp"
 
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <caf/expected.hpp>
 
 namespace contd {
@@ -15,6 +19,26 @@ caf::expected<uint32_t> to_result(const containerd::reap_summary& s) {
 }
 
 } // namespace
+
+uint32_t remove_cgroup_parents(const std::string& cgroup_root, const std::string& ns) {
+  uint32_t removed = 0;
+  auto try_rmdir = [&](const std::string& dir) {
+    struct stat sb {};
+    if (::lstat(dir.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode) && ::rmdir(dir.c_str()) == 0)
+      ++removed;
+  };
+  try_rmdir(cgroup_root + "/" + ns); // cgroup v2
+  if (auto* d = ::opendir(cgroup_root.c_str())) {
+    while (auto* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name == "." || name == ".." || e->d_type != DT_DIR)
+        continue; // links (cpu -> cpu,cpuacct) and control files
+      try_rmdir(cgroup_root + "/" + name + "/" + ns);
+    }
+    ::closedir(d);
+  }
+  return removed;
+}
 
 shim_reaper_actor::behavior_type shim_reaper(shim_reaper_pointer self, shim_reaper_config config) {
   config.options.containerd_socket = config.containerd_socket;
@@ -77,6 +101,11 @@ shim_reaper_actor::behavior_type shim_reaper(shim_reaper_pointer self, shim_reap
                   rp.deliver(r.error());
               });
       return rp;
+    },
+    [self](atom::reap, const std::string& ns) -> caf::result<uint32_t> {
+      if (auto problem = containerd::identifier_problem("namespace", ns))
+        return make_error(errc::invalid_argument, std::move(*problem));
+      return remove_cgroup_parents(self->state.config.cgroup_root, ns);
     },
   };
 }

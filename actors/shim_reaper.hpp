@@ -22,6 +22,8 @@ struct shim_reaper_config {
   /// it, the caller must have confirmed that itself.
   containerd_client_actor confirm_with;
   caf::timespan confirm_timeout = std::chrono::seconds{30};
+  /// Where the cgroup hierarchies are mounted (v1: one directory per controller; v2: unified).
+  std::string cgroup_root = "/sys/fs/cgroup";
   /// The rest of the library's options (paths, waits); containerd_socket and runc_root above win.
   containerd::reap_options options;
 };
@@ -32,6 +34,12 @@ struct shim_reaper_state {
 };
 
 using shim_reaper_pointer = shim_reaper_actor::stateful_pointer<shim_reaper_state>;
+
+/// Removes the empty cgroup directories <cgroup_root>/<ns> and <cgroup_root>/<hierarchy>/<ns>
+/// that runc leaves (cgroupsPath "/<ns>/<id>"): rmdir only, so a directory that still holds a
+/// cgroup stays. Hierarchies reached through a symbolic link (cpu -> cpu,cpuacct) are skipped:
+/// they are the same directory. Returns how many were removed.
+uint32_t remove_cgroup_parents(const std::string& cgroup_root, const std::string& ns);
 
 /// Spawn with `sys.spawn<caf::detached>(shim_reaper, config)`.
 shim_reaper_actor::behavior_type shim_reaper(shim_reaper_pointer self, shim_reaper_config config);

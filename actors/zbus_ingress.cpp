@@ -137,6 +137,21 @@ void dispatch(zbus_ingress_pointer self, uint64_t call_id, zbus::request req, zb
   }
 }
 
+/// A warning about a bad request, within the rate limit; the rest are counted.
+template <class... Ts>
+void warn_bad_request(zbus_ingress_pointer self, const char* fmt, Ts&&... xs) {
+  auto& st = self->state;
+  uint64_t held = 0;
+  bool ok = st.bad_request_log.allow(self->clock().now(), held);
+  if (held > 0)
+    spdlog::warn("zbus: {} more bad requests in the last minute were not logged", held);
+  if (!ok) {
+    st.stats.warnings_suppressed++;
+    return;
+  }
+  spdlog::warn(fmt::runtime(fmt), std::forward<Ts>(xs)...);
+}
+
 void answer_status(zbus_ingress_pointer self, const std::string& payload) {
   zbus::decode_failure failure;
   auto req = zbus::decode_request(payload, failure);
@@ -145,7 +160,7 @@ void answer_status(zbus_ingress_pointer self, const std::string& payload) {
     self->state.stats.undecodable++;
     if (failure.reply_to.empty()) {
       self->state.stats.dropped++;
-      spdlog::warn("zbus status: dropped an undecodable payload: {}", failure.reason);
+      warn_bad_request(self, "zbus status: dropped an undecodable payload: {}", failure.reason);
       return;
     }
     self->state.stats.protocol_errors++;
@@ -154,6 +169,11 @@ void answer_status(zbus_ingress_pointer self, const std::string& payload) {
     return;
   }
   auto& st = self->state;
+  if (req->reply_to.empty()) {
+    st.stats.unanswerable++;
+    warn_bad_request(self, "zbus status: a request without ReplyTo: not answered");
+    return;
+  }
   std::vector<zbus::worker_status> workers;
   // One busy worker per call in flight (listing at most 32), and the idle capacity as one free
   // worker: the Go server reports its fixed pool the same way.
@@ -181,24 +201,34 @@ void handle_request(zbus_ingress_pointer self, const std::string& payload) {
     st.stats.undecodable++;
     if (failure.reply_to.empty()) {
       st.stats.dropped++;
-      spdlog::warn("zbus: dropped an undecodable payload of {} bytes (no ReplyTo): {}",
-                   payload.size(), failure.reason);
+      warn_bad_request(self, "zbus: dropped an undecodable payload of {} bytes (no ReplyTo): {}",
+                       payload.size(), failure.reason);
     } else {
       st.stats.protocol_errors++;
-      spdlog::warn("zbus: undecodable payload for {}: {}", log::printable(failure.reply_to),
-                   failure.reason);
+      warn_bad_request(self, "zbus: undecodable payload for {}: {}",
+                       log::printable(failure.reply_to), failure.reason);
       send_reply(self, failure.reply_to,
                  {failure.id, std::nullopt, std::nullopt, failure.reason});
     }
     finish(self, call_id);
     return;
   }
+  if (req->reply_to.empty()) {
+    // Nobody could receive the answer (it would go to the Redis key ""): a Run would create a
+    // container and tell no one. Not executed, counted.
+    st.stats.unanswerable++;
+    warn_bad_request(self, "zbus: {} {}.{} has no ReplyTo: not executed", log::printable(req->id),
+                     log::printable(req->object.name + "@" + req->object.version),
+                     log::printable(req->method));
+    finish(self, call_id);
+    return;
+  }
   auto checked = zbus::check_call(*req);
   if (!checked.value) {
     st.stats.protocol_errors++;
-    spdlog::warn("zbus: {} {}.{}: {}", log::printable(req->id),
-                 log::printable(req->object.name + "@" + req->object.version),
-                 log::printable(req->method), checked.protocol_error);
+    warn_bad_request(self, "zbus: {} {}.{}: {}", log::printable(req->id),
+                     log::printable(req->object.name + "@" + req->object.version),
+                     log::printable(req->method), checked.protocol_error);
     send_reply(self, req->reply_to,
                {req->id, std::nullopt, std::nullopt, checked.protocol_error});
     finish(self, call_id);

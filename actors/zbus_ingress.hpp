@@ -9,6 +9,7 @@
 #include <string>
 
 #include "messages/messages.hpp"
+#include "src/log/log.hpp"
 #include "src/zbus/codec.hpp"
 #include "src/zbus/dispatch.hpp"
 
@@ -36,6 +37,8 @@ struct zbus_ingress_state {
   uint64_t next_call = 0;
   std::map<uint64_t, active_call> active;
   go_time idle_since;
+  /// Warnings about bad requests: at most 10 a minute, the rest counted (see stats).
+  log::limiter bad_request_log{10, std::chrono::seconds{60}};
 };
 
 using zbus_ingress_pointer = zbus_ingress_actor::stateful_pointer<zbus_ingress_state>;

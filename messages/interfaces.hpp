@@ -94,6 +94,8 @@ using containerd_client_actor = caf::typed_actor<
   caf::replies_to<atom::ns_ensure, std::string, label_map>::with<void>,
   // Namespaces.List -> names
   caf::replies_to<atom::ns_list>::with<std::vector<std::string>>,
+  // Namespaces.Get -> its labels; not_found when there is no such namespace
+  caf::replies_to<atom::ns_get, std::string>::with<label_map>,
   // Namespaces.Delete (failed_precondition while it still holds objects)
   caf::replies_to<atom::ns_delete, std::string>::with<void>,
   // Containers.Create(ns, {id, labels, spec_json}) with runtime io.containerd.runc.v2 and the
@@ -168,7 +170,10 @@ using shim_reaper_actor = caf::typed_actor<
   // reports a task for id); errc::invalid_argument for a bad ns/id, errc::internal otherwise
   caf::replies_to<atom::reap, std::string, std::string>::with<uint32_t>,
   // (ns, id, bundle path containerd named) -> 1 when a bundle without any shim was removed
-  caf::replies_to<atom::reap, std::string, std::string, std::string>::with<uint32_t>>;
+  caf::replies_to<atom::reap, std::string, std::string, std::string>::with<uint32_t>,
+  // (ns) -> how many empty cgroup directories runc left for the namespace (/<ns> under each
+  // cgroup hierarchy) were removed; call it once the namespace holds no container
+  caf::replies_to<atom::reap, std::string>::with<uint32_t>>;
 
 // --- container logs -------------------------------------------------------------------------
 

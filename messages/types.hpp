@@ -227,18 +227,21 @@ struct ingress_stats {
   uint64_t undecodable = 0;  // payloads that were not a zbus request
   uint64_t dropped = 0;      // undecodable payloads without a recoverable ReplyTo
   uint64_t protocol_errors = 0;
+  uint64_t unanswerable = 0; // decodable requests without a ReplyTo: not executed
+  uint64_t warnings_suppressed = 0; // bad-request warnings the rate limit did not write
   uint32_t in_flight = 0;
   friend bool operator==(const ingress_stats& a, const ingress_stats& b) {
     return a.received == b.received && a.replied == b.replied && a.undecodable == b.undecodable
            && a.dropped == b.dropped && a.protocol_errors == b.protocol_errors
-           && a.in_flight == b.in_flight;
+           && a.unanswerable == b.unanswerable
+           && a.warnings_suppressed == b.warnings_suppressed && a.in_flight == b.in_flight;
   }
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ingress_stats& x) {
   return f(caf::meta::type_name("contd.ingress_stats"), x.received, x.replied, x.undecodable,
-           x.dropped, x.protocol_errors, x.in_flight);
+           x.dropped, x.protocol_errors, x.unanswerable, x.warnings_suppressed, x.in_flight);
 }
 
 } // namespace contd

@@ -1,4 +1,5 @@
 #include "src/log/log.hpp"
+#include "src/log/utf8.hpp"
 
 #include <cstdio>
 
@@ -28,16 +29,27 @@ public:
 std::string escape_json(std::string_view s) {
   std::string out;
   out.reserve(s.size());
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      // JSON text is UTF-8: a valid sequence stays as it is ("café" is "café"); a byte that is
+      // not part of one cannot be represented and becomes U+FFFD.
+      if (auto n = utf8_length(s, i)) {
+        out.append(s.substr(i, n));
+        i += n;
+      } else {
+        out += "\\ufffd";
+        ++i;
+      }
+      continue;
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
       case '\n': out += "\\n"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (c < 0x20 || c >= 0x7f) {
-          // Non-ASCII bytes too: a message may carry invalid UTF-8 from the wire.
+        if (c < 0x20 || c == 0x7f) {
           char buf[8];
           std::snprintf(buf, sizeof(buf), "\\u%04x", c);
           out += buf;
@@ -45,6 +57,7 @@ std::string escape_json(std::string_view s) {
           out.push_back(static_cast<char>(c));
         }
     }
+    ++i;
   }
   return out;
 }
@@ -70,20 +83,29 @@ bool init(const std::string& level, const std::string& format) {
 
 std::string printable(std::string_view s, size_t max_len) {
   std::string out;
-  for (size_t i = 0; i < s.size() && i < max_len; ++i) {
+  size_t i = 0;
+  while (i < s.size() && i < max_len) {
     auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      if (auto n = utf8_length(s, i)) { // valid UTF-8 is kept: it is text, in any log format
+        out.append(s.substr(i, n));
+        i += n;
+        continue;
+      }
+    }
     if (c == '"' || c == '\\') {
       out.push_back('\\');
       out.push_back(static_cast<char>(c));
-    } else if (c < 0x20 || c > 0x7e) {
+    } else if (c < 0x20 || c >= 0x7f) {
       char buf[8];
       std::snprintf(buf, sizeof(buf), "\\x%02x", c);
       out += buf;
     } else {
       out.push_back(static_cast<char>(c));
     }
+    ++i;
   }
-  if (s.size() > max_len)
+  if (s.size() > i)
     out += "...";
   return out;
 }

@@ -3,8 +3,13 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <climits>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <set>
 
+#include "src/log/utf8.hpp"
 #include "src/oci/lexer.hpp"
 
 namespace contd::oci {
@@ -127,6 +132,12 @@ problem check_rootfs(const std::string& root_fs, const validation_limits& lim) {
     case kind::directory:
       break;
   }
+  // Every spelling of the host's root ("/tmp/..", "/.", a symlink to "/") resolves to "/".
+  char resolved[PATH_MAX];
+  if (::realpath(root_fs.c_str(), resolved) == nullptr)
+    return invalid("RootFS", root_fs, std::string{"cannot be resolved: "} + std::strerror(errno));
+  if (std::string_view{resolved} == "/")
+    return invalid("RootFS", root_fs, "resolves to the host's root directory");
   return std::nullopt;
 }
 
@@ -151,6 +162,13 @@ problem check_working_dir(const std::string& dir, const validation_limits& lim) 
     return p;
   if (dir.front() != '/')
     return invalid("WorkingDir", dir, "must be an absolute path");
+  // Inside the container's root: ".." would only mislead a reader of the spec.
+  for (size_t pos = 0; pos != std::string::npos;) {
+    auto next = dir.find('/', pos + 1);
+    if (dir.substr(pos + 1, next == std::string::npos ? std::string::npos : next - pos - 1) == "..")
+      return invalid("WorkingDir", dir, "must not contain a '..' component");
+    pos = next;
+  }
   return std::nullopt;
 }
 
@@ -298,6 +316,11 @@ problem check_mounts(const std::vector<mount_info>& mounts, const validation_lim
         return invalid(source_field, m.source, "must be an absolute path");
       if (stat_kind(m.source) == kind::missing)
         return invalid(source_field, m.source, "no such file or directory");
+      // The host's root in any spelling ("/", "/tmp/..", a link to it) would hand the container
+      // the whole host.
+      char resolved[PATH_MAX];
+      if (::realpath(m.source.c_str(), resolved) != nullptr && std::string_view{resolved} == "/")
+        return invalid(source_field, m.source, "resolves to the host's root directory");
     }
     if (auto p = check_mount_options(m, i))
       return p;
@@ -354,34 +377,6 @@ problem check_sinks(const container& c, const validation_limits& lim) {
   return std::nullopt;
 }
 
-// One Go-compatible UTF-8 decoding step; 0 for an invalid sequence.
-size_t utf8_length(std::string_view s, size_t pos) {
-  auto b = [&](size_t i) { return static_cast<uint8_t>(s[i]); };
-  uint8_t b0 = b(pos);
-  if (b0 < 0x80)
-    return 1;
-  size_t len = 0;
-  uint8_t lo = 0x80, hi = 0xBF;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    len = 2;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    len = 3;
-    lo = b0 == 0xE0 ? 0xA0 : 0x80;
-    hi = b0 == 0xED ? 0x9F : 0xBF;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    len = 4;
-    lo = b0 == 0xF0 ? 0x90 : 0x80;
-    hi = b0 == 0xF4 ? 0x8F : 0xBF;
-  } else {
-    return 0;
-  }
-  if (pos + len > s.size() || b(pos + 1) < lo || b(pos + 1) > hi)
-    return 0;
-  for (size_t i = 2; i < len; ++i)
-    if (b(pos + i) < 0x80 || b(pos + i) > 0xBF)
-      return 0;
-  return len;
-}
 
 } // namespace
 

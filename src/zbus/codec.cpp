@@ -459,11 +459,12 @@ std::optional<request> decode_request(std::string_view in, decode_failure& failu
     return recover(std::string{"malformed request: expected a map, got "} + kind_of(v));
   request req;
   try {
-    // ID and ReplyTo first: when another key is malformed, the reply can still be addressed.
-    if (auto it = v.find("ID"); it != v.end())
-      req.id = as_string(*it, "ID");
+    // ReplyTo first, then ID: when another key (the ID too) is malformed, the protocol error
+    // can still be addressed.
     if (auto it = v.find("ReplyTo"); it != v.end())
       req.reply_to = as_string(*it, "ReplyTo");
+    if (auto it = v.find("ID"); it != v.end())
+      req.id = as_string(*it, "ID");
     for (auto it = v.begin(); it != v.end(); ++it) {
       const auto& k = it.key();
       const auto& x = it.value();
@@ -649,6 +650,18 @@ std::string decode_string(std::string_view in) {
 
 int64_t decode_int64(std::string_view in) {
   return as_int(parse_value(in), "int64");
+}
+
+std::optional<uint64_t> unsigned_above_int64(std::string_view in) {
+  // 0xcf: uint 64, big-endian (the only msgpack form that can exceed INT64_MAX).
+  if (in.size() != 9 || static_cast<uint8_t>(in[0]) != 0xcf)
+    return std::nullopt;
+  uint64_t x = 0;
+  for (size_t i = 1; i < 9; ++i)
+    x = (x << 8) | static_cast<uint8_t>(in[i]);
+  if (x <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+    return std::nullopt;
+  return x;
 }
 
 container decode_container(std::string_view in) {

@@ -108,6 +108,9 @@ bytes encode_container(const container& c);
 /// Argument decoders with the Go decoder's leniency (§8.4); they throw `type_error`.
 std::string decode_string(std::string_view in);
 int64_t decode_int64(std::string_view in);
+/// The value when `in` is a msgpack unsigned integer above INT64_MAX (which decode_int64
+/// refuses), else nullopt.
+std::optional<uint64_t> unsigned_above_int64(std::string_view in);
 container decode_container(std::string_view in);
 std::vector<std::string> decode_strings(std::string_view in);
 

@@ -90,6 +90,12 @@ checked_call check_call(const request& req) {
           c.data = decode_container(in);
           break;
         case arg_kind::duration:
+          if (auto big = unsigned_above_int64(in)) {
+            // Go would wrap it to a negative duration; say what is wrong instead.
+            out.protocol_error = "invalid argument [" + std::to_string(i) + "]: time.Duration "
+                                 + std::to_string(*big) + "ns is out of range";
+            return out;
+          }
           c.timeout_ns = decode_int64(in);
           break;
       }

@@ -488,3 +488,28 @@ TEST_CASE_METHOD(fixture, "Stats answers containerd's metrics of a running task,
     request<task_metrics>(module, atom::metrics_v, std::string{"ns1"}, std::string{"c1"});
   CHECK_FALSE(stopped);
 }
+
+TEST_CASE_METHOD(fixture, "a namespace contd created goes with its last container; one it did "
+                          "not create stays",
+                 "[module][housekeeping]") {
+  REQUIRE(run_container("ns1", make_container("a")));
+  REQUIRE(run_container("ns1", make_container("b")));
+  // Someone else's namespace (no contd label), where contd also runs a container.
+  fake().namespaces.insert("foreign");
+  REQUIRE(run_container("foreign", make_container("f")));
+  REQUIRE_FALSE(request_void(module, atom::delete_v, std::string{"ns1"}, std::string{"a"}));
+  sched.advance_time(60s);
+  run();
+  CHECK(fake().namespaces.count("ns1") == 1); // "b" is still there
+  REQUIRE_FALSE(request_void(module, atom::delete_v, std::string{"ns1"}, std::string{"b"}));
+  REQUIRE_FALSE(request_void(module, atom::delete_v, std::string{"foreign"}, std::string{"f"}));
+  sched.advance_time(60s);
+  run();
+  CHECK(mod().tenants.empty());
+  CHECK(fake().namespaces.count("ns1") == 0);
+  CHECK(fake().namespaces.count("foreign") == 1);
+  CHECK(std::count(fake().calls.begin(), fake().calls.end(), "ns_delete foreign") == 0);
+  // Using the name again creates it again.
+  REQUIRE(run_container("ns1", make_container("c")));
+  CHECK(fake().namespaces.count("ns1") == 1);
+}

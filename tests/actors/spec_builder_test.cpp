@@ -2,6 +2,9 @@
 // pure function builds, an invalid one an invalid_argument error with the validator's sentence.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -97,4 +100,139 @@ TEST_CASE_METHOD(builder_fixture, "the builder keeps serving after a refusal",
   auto* local = dynamic_cast<caf::local_actor*>(caf::actor_cast<caf::abstract_actor*>(builder));
   REQUIRE(local != nullptr);
   CHECK(std::string{local->name()} == "contd.spec_builder");
+}
+
+TEST_CASE_METHOD(builder_fixture, "a rootfs's .startup.toml fills what the request leaves empty; "
+                                  "the spec runs it, the stored request stays the caller's",
+                 "[oci][spec_builder][startup]") {
+  std::ofstream{tmp / "rootfs" / ".startup.toml"} << R"(
+[startup.entry]
+name = "core.system"
+[startup.entry.args]
+name = "/start"
+args = ["extra", "argument with spaces", "with \"skip\"", 'C:\path']
+dir = "/srv"
+[startup.entry.args.env]
+FROM_FILE = "1"
+SHARED = "file"
+)";
+  c.entrypoint.clear();
+  c.env = {"SHARED=caller", "ONLY_CALLER=x"};
+  auto reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c);
+  REQUIRE(reply);
+  auto spec = nlohmann::json::parse(*reply);
+  // Every argument intact (the original dropped the backslash of C:\path).
+  CHECK(spec["process"]["args"]
+        == nlohmann::json{"/start", "extra", "argument with spaces", "with \"skip\"", "C:\\path"});
+  CHECK(spec["process"]["cwd"] == "/srv");
+  // The caller's entries first (they win), then the file's other keys in key order; the
+  // defaults the spec adds (PATH, …) are not part of this rule, so look at the tail.
+  auto env = spec["process"]["env"].get<std::vector<std::string>>();
+  auto at = std::find(env.begin(), env.end(), "SHARED=caller");
+  REQUIRE(at != env.end());
+  CHECK(std::vector<std::string>(at, env.end())
+        == std::vector<std::string>{"SHARED=caller", "ONLY_CALLER=x", "FROM_FILE=1"});
+  CHECK(std::find(env.begin(), env.end(), "SHARED=file") == env.end());
+  auto stored = oci::request_from_spec(spec);
+  REQUIRE(stored);
+  CHECK(stored->entrypoint.empty());
+  CHECK(stored->working_dir.empty());
+  CHECK(stored->env == c.env);
+
+  // What the caller sets wins over the file.
+  c.entrypoint = "/bin/own";
+  c.working_dir = "/own";
+  reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c);
+  REQUIRE(reply);
+  spec = nlohmann::json::parse(*reply);
+  CHECK(spec["process"]["args"] == nlohmann::json{"/bin/own"});
+  CHECK(spec["process"]["cwd"] == "/own");
+}
+
+TEST_CASE_METHOD(builder_fixture, "a malformed, huge, special or linked .startup.toml is refused "
+                                  "with its name",
+                 "[oci][spec_builder][startup]") {
+  auto file = tmp / "rootfs" / ".startup.toml";
+  auto refused = [&](const std::string& part) {
+    auto reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c);
+    REQUIRE_FALSE(reply);
+    CHECK(reply.error() == errc::invalid_argument);
+    auto text = error_text(reply.error());
+    INFO(text);
+    CHECK(text.find(file.string()) != std::string::npos);
+    CHECK(text.find(part) != std::string::npos);
+  };
+  std::ofstream{file} << "[startup.entry\nname = ";
+  refused("line 1");
+  std::ofstream{file} << "[startup.entry]\nname = 3\n";
+  refused("startup.entry.name must be a string");
+  std::ofstream{file} << "[startup.entry.args.env]\n\"A=B\" = \"x\"\n";
+  refused("unusable key");
+  fs::remove(file);
+  std::ofstream{file} << "# " << std::string(100 * 1024, 'x') << "\n";
+  refused("larger than");
+  fs::remove(file);
+  std::ofstream{tmp / "elsewhere.toml"} << "[startup.entry]\nname = \"core.system\"\n";
+  fs::create_symlink(tmp / "elsewhere.toml", file);
+  refused("symbolic link");
+  fs::remove(file);
+  REQUIRE(mkfifo(file.c_str(), 0600) == 0); // a blocking open would hang the builder
+  refused("FIFO");
+  fs::remove(file);
+  fs::create_directory(file);
+  refused("directory");
+  fs::remove(file);
+  // No file, or a file without [startup.entry]: the request as it is.
+  CHECK(request<std::string>(builder, atom::build_v, std::string{"ns1"}, c));
+  std::ofstream{file} << "[other]\nx = 1\n";
+  CHECK(request<std::string>(builder, atom::build_v, std::string{"ns1"}, c));
+}
+
+TEST_CASE_METHOD(builder_fixture, "core.base needs a program; core.system without one runs its "
+                                  "first argument",
+                 "[oci][spec_builder][startup]") {
+  auto file = tmp / "rootfs" / ".startup.toml";
+  c.entrypoint.clear();
+  std::ofstream{file} << "[startup.entry]\nname = \"core.base\"\n[startup.entry.args]\n"
+                         "args = [\"/bin/x\"]\n";
+  auto reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c);
+  REQUIRE_FALSE(reply); // no entrypoint at all
+  CHECK(error_text(reply.error()).find("Entrypoint") != std::string::npos);
+  std::ofstream{file} << "[startup.entry]\nname = \"core.system\"\n[startup.entry.args]\n"
+                         "args = [\"/bin/x\", \"-v\"]\n";
+  reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c);
+  REQUIRE(reply);
+  CHECK(nlohmann::json::parse(*reply)["process"]["args"] == nlohmann::json{"/bin/x", "-v"});
+}
+
+TEST_CASE_METHOD(builder_fixture, "every spelling of the host's root is refused as RootFS",
+                 "[oci][spec_builder]") {
+  fs::create_symlink("/", tmp / "to-root");
+  for (auto root : {std::string{"/tmp/.."}, std::string{"/."}, std::string{"//."},
+                    (tmp / "to-root").string(), (tmp / "rootfs" / ".." / ".." / "..").string()}) {
+    c.root_fs = root;
+    auto reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c);
+    INFO(root);
+    REQUIRE_FALSE(reply);
+    CHECK(error_text(reply.error()).find("host's root directory") != std::string::npos);
+  }
+  c.working_dir = "/srv/../etc";
+  c.root_fs = (tmp / "rootfs").string();
+  auto reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c);
+  REQUIRE_FALSE(reply);
+  CHECK(error_text(reply.error()).find("'..'") != std::string::npos);
+}
+
+TEST_CASE_METHOD(builder_fixture, "a mount of the host's root is refused in every spelling",
+                 "[oci][spec_builder]") {
+  for (auto src : {std::string{"/"}, std::string{"/tmp/.."}, std::string{"/."}}) {
+    c.mounts = {mount_info{src, "/host", "", {}}};
+    auto reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c);
+    INFO(src);
+    REQUIRE_FALSE(reply);
+    CHECK(error_text(reply.error()).find("Mounts[0].Source") != std::string::npos);
+    CHECK(error_text(reply.error()).find("host's root directory") != std::string::npos);
+  }
+  c.mounts = {mount_info{tmp.string(), "/data", "", {}}};
+  CHECK(request<std::string>(builder, atom::build_v, std::string{"ns1"}, c));
 }

@@ -285,3 +285,64 @@ TEST_CASE_METHOD(fixture, "a call to a module that is gone still gets exactly on
   CHECK(zbus::decode_string(*r.data).empty());
   CHECK(stats().in_flight == 0);
 }
+
+TEST_CASE_METHOD(fixture, "a request whose ID is not a string is answered at its ReplyTo",
+                 "[zbus][ingress][hostile]") {
+  // {"ID": 42, "ReplyTo": "r1", …}: the Go server's decoder stops at ID; the caller would wait.
+  nlohmann::json req{{"ID", 42},
+                     {"Object", {{"Name", "container"}, {"Version", "0.0.1"}}},
+                     {"Method", "ListNS"},
+                     {"Inputs", nlohmann::json::array()},
+                     {"ReplyTo", "r1"}};
+  auto bytes = nlohmann::json::to_msgpack(req);
+  push(std::string(bytes.begin(), bytes.end()));
+  REQUIRE(replies_state().replies.size() == 1);
+  CHECK(replies_state().replies[0].first == "r1");
+  auto r = last_reply();
+  REQUIRE(r.protocol_error);
+  CHECK(r.protocol_error->find("ID") != std::string::npos);
+  CHECK(module_state().calls.empty());
+}
+
+TEST_CASE_METHOD(fixture, "a request without a ReplyTo is not executed, only counted",
+                 "[zbus][ingress][hostile]") {
+  auto run = make_request("n1", "Run", {zbus::encode_string("ns"), container_arg("c1")});
+  run.reply_to.clear();
+  push(zbus::encode_request(run));
+  CHECK(replies_state().replies.empty());
+  CHECK(module_state().calls.empty()); // no container nobody hears of
+  auto status = make_request("n2", "Status", {});
+  status.reply_to.clear();
+  status.object = {"zbus", "1.0"};
+  push(zbus::encode_request(status), zbus::status_queue());
+  CHECK(replies_state().replies.empty());
+  auto s = stats();
+  CHECK(s.unanswerable == 2);
+  CHECK(s.in_flight == 0);
+}
+
+TEST_CASE_METHOD(fixture, "a flood of bad requests is counted; its warnings are rate-limited",
+                 "[zbus][ingress][hostile]") {
+  for (int i = 0; i < 500; ++i)
+    push(std::string("\xc1", 1));
+  auto s = stats();
+  CHECK(s.dropped == 500);
+  CHECK(s.warnings_suppressed == 490); // 10 a minute are written
+  // A minute later the next one is written again (and says how many were held back).
+  sched.advance_time(std::chrono::seconds{61});
+  push(std::string("\xc1", 1));
+  CHECK(stats().warnings_suppressed == 490);
+}
+
+TEST_CASE_METHOD(fixture, "an Exec timeout beyond int64 is refused with what is wrong",
+                 "[zbus][ingress][hostile]") {
+  std::string huge("\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 9); // 2^64-1 as msgpack uint64
+  push(zbus::encode_request(make_request(
+    "x1", "Exec", {zbus::encode_string("ns"), zbus::encode_string("c1"), huge,
+                   zbus::encode_string("/bin/true")})));
+  auto r = last_reply();
+  REQUIRE(r.protocol_error);
+  CHECK(*r.protocol_error
+        == "invalid argument [2]: time.Duration 18446744073709551615ns is out of range");
+  CHECK(module_state().calls.empty());
+}

@@ -35,6 +35,7 @@ struct fake_containerd_state {
   using key = std::pair<std::string, std::string>;
 
   std::set<std::string> namespaces;
+  std::map<std::string, label_map> ns_labels; // set at creation, as containerd does
   std::map<key, container_record> containers;
   std::map<key, task_info> tasks;
   std::vector<std::string> calls;
@@ -142,11 +143,14 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
   };
   return {
     [](atom::version) -> caf::result<std::string> { return std::string{"fake 1.6"}; },
-    [self](atom::ns_ensure, const std::string& ns, const label_map&) -> caf::result<void> {
+    [self](atom::ns_ensure, const std::string& ns,
+           const label_map& labels) -> caf::result<void> {
       if (self->state.down)
         return fake_unavailable("ns_ensure");
       self->state.calls.push_back("ns_ensure " + ns);
-      self->state.namespaces.insert(ns);
+      // Like containerd: the labels of Create only; an existing namespace keeps its own.
+      if (self->state.namespaces.insert(ns).second)
+        self->state.ns_labels[ns] = labels;
       return caf::unit;
     },
     [self](atom::ns_list) -> caf::result<std::vector<std::string>> {
@@ -155,8 +159,24 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
       return std::vector<std::string>(self->state.namespaces.begin(),
                                       self->state.namespaces.end());
     },
+    [self](atom::ns_get, const std::string& ns) -> caf::result<label_map> {
+      if (self->state.down)
+        return fake_unavailable("ns_get");
+      if (!self->state.namespaces.count(ns))
+        return make_error(errc::not_found, "namespace " + ns + ": not found");
+      return self->state.ns_labels[ns];
+    },
     [self](atom::ns_delete, const std::string& ns) -> caf::result<void> {
-      self->state.namespaces.erase(ns);
+      auto& st = self->state;
+      if (st.down)
+        return fake_unavailable("ns_delete");
+      st.calls.push_back("ns_delete " + ns);
+      for (auto& [k, c] : st.containers)
+        if (k.first == ns)
+          return make_error(errc::failed_precondition,
+                            "namespace " + ns + " must be empty, but it still has containers");
+      st.namespaces.erase(ns);
+      st.ns_labels.erase(ns);
       return caf::unit;
     },
     [self, failure](atom::ctr_create, const std::string& ns,

@@ -46,7 +46,8 @@ struct stack {
   front_door door;
   std::vector<std::string> namespaces;
 
-  explicit stack(std::chrono::milliseconds kill_bound = 5s) {
+  explicit stack(std::chrono::milliseconds kill_bound = 5s,
+                 std::chrono::milliseconds tenant_idle = 60s) {
     std::filesystem::create_directories(root / "logs");
     module_config mc;
     mc.containerd_socket = ctrd.socket();
@@ -54,6 +55,7 @@ struct stack {
     mc.logger_path = std::string{CONTD_BIN_DIR} + "/contd-logger";
     mc.call_timeout = 20s;
     mc.kill_bound = kill_bound;
+    mc.tenant_idle = tenant_idle;
     module = spawn_container_module(sys, mc);
     door = spawn_front_door(sys, container_module_actor{module.module},
                             front_door_config{redis.broker(), 1024, 0.2});
@@ -363,4 +365,88 @@ TEST_CASE("a container killed by the OOM killer is reported OOMKilled", "[e2e][i
       30s));
   }
   CHECK_FALSE(c.two("Delete", ns, "hog").call_error);
+}
+
+TEST_CASE("a flist with only a .startup.toml runs its entry; Inspect returns what was sent",
+          "[e2e][integration][startup]") {
+  stack s;
+  caller c{s};
+  auto ns = s.new_ns();
+  // A copy of the busybox rootfs that declares its entrypoint the 0-OS v1 way.
+  auto root = s.ctrd.dir() / "v1-flist";
+  std::filesystem::copy(s.ctrd.rootfs(), root,
+                        std::filesystem::copy_options::recursive
+                          | std::filesystem::copy_options::copy_symlinks);
+  std::ofstream{root / ".startup.toml"} << R"(
+[startup.entry]
+name = "core.system"
+[startup.entry.args]
+name = "/bin/sh"
+args = ["-c", "echo \"started by toml in $(pwd) with $FROM_TOML and $GREETING\"; sleep 1000"]
+dir = "/etc"
+[startup.entry.args.env]
+FROM_TOML = "toml-env"
+GREETING = "overridden?"
+)";
+  auto spec = s.make("v1", "");
+  spec.root_fs = root.string();
+  auto run = c.run(ns, spec);
+  INFO(run.call_error.value_or(""));
+  REQUIRE_FALSE(run.call_error);
+  REQUIRE(eventually([&] {
+    auto l = c.two("Logs", ns, "v1");
+    return !l.call_error && zbus::decode_string(*l.data).find("started by toml in /etc with "
+                                                             "toml-env and hello\n")
+                              != std::string::npos;
+  }));
+  auto got = zbus::decode_container(*c.two("Inspect", ns, "v1").data);
+  CHECK(got.entrypoint.empty()); // what the caller sent
+  CHECK(got.working_dir.empty());
+  CHECK(got.env == spec.env);
+  CHECK(got.state.status == "running");
+  CHECK_FALSE(c.two("Delete", ns, "v1").call_error);
+
+  // A broken file: a clear error naming it, and nothing created.
+  std::ofstream{root / ".startup.toml"} << "[startup.entry\n";
+  auto spec_bad = s.make("v1bad", "");
+  spec_bad.root_fs = root.string();
+  auto bad = c.run(ns, spec_bad);
+  REQUIRE(bad.call_error);
+  CHECK(bad.call_error->find((root / ".startup.toml").string()) != std::string::npos);
+  CHECK_FALSE(ctr_has_container(s, ns, "v1bad"));
+}
+
+TEST_CASE("a namespace contd created is removed with its cgroup parents after its last Delete",
+          "[e2e][integration][housekeeping]") {
+  stack s{5s, 1s};
+  caller c{s};
+  auto ns = s.new_ns();
+  REQUIRE_FALSE(c.run(ns, s.make("only", "/bin/sleep 1000")).call_error);
+  // runc made /<ns>/<id> cgroups; the parent /<ns> is what it leaves behind.
+  std::vector<std::filesystem::path> parents;
+  for (auto& e : std::filesystem::directory_iterator("/sys/fs/cgroup"))
+    if (!e.is_symlink() && std::filesystem::is_directory(e.path() / ns))
+      parents.push_back(e.path() / ns);
+  if (std::filesystem::is_directory(std::filesystem::path{"/sys/fs/cgroup"} / ns))
+    parents.push_back(std::filesystem::path{"/sys/fs/cgroup"} / ns);
+  REQUIRE_FALSE(parents.empty());
+  auto listed = [&] {
+    return s.ctrd.ctr({"namespaces", "ls", "-q"}).output.find(ns) != std::string::npos;
+  };
+  CHECK(listed());
+  REQUIRE_FALSE(c.two("Delete", ns, "only").call_error);
+  REQUIRE(eventually([&] { return !listed(); }, 20s));
+  REQUIRE(eventually([&] {
+    for (auto& p : parents)
+      if (std::filesystem::exists(p))
+        return false;
+    return true;
+  }, 10s));
+  // A namespace contd did not create stays, empty or not.
+  auto foreign = s.new_ns();
+  s.ctrd.ctr({"namespaces", "create", foreign});
+  REQUIRE_FALSE(c.run(foreign, s.make("f", "/bin/sleep 1000")).call_error);
+  REQUIRE_FALSE(c.two("Delete", foreign, "f").call_error);
+  std::this_thread::sleep_for(4s); // the tenant retires after 1 s idle
+  CHECK(s.ctrd.ctr({"namespaces", "ls", "-q"}).output.find(foreign) != std::string::npos);
 }

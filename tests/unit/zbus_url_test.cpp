@@ -1,5 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <array>
+#include <set>
+#include <string>
+
+#include "src/zbus/client.hpp"
 #include "src/zbus/redis_link.hpp"
 
 using namespace contd::zbus;
@@ -35,4 +40,26 @@ TEST_CASE("broker URLs are read as the Go client reads them", "[zbus][url]") {
   CHECK_FALSE(parse_broker_url("unix://", err));
   CHECK_FALSE(parse_broker_url("no scheme", err));
   CHECK_FALSE(parse_broker_url("tcp://:6379", err));
+}
+
+TEST_CASE("reply keys are version 4 UUIDs with full entropy", "[zbus][client]") {
+  std::set<std::string> seen;
+  std::array<std::set<char>, 36> chars_at{};
+  for (int i = 0; i < 2000; ++i) {
+    auto id = contd::zbus::new_uuid();
+    REQUIRE(id.size() == 36);
+    CHECK(id[8] == '-');
+    CHECK(id[13] == '-');
+    CHECK(id[18] == '-');
+    CHECK(id[23] == '-');
+    CHECK(id[14] == '4');
+    CHECK(std::string{"89ab"}.find(id[19]) != std::string::npos);
+    CHECK(seen.insert(id).second);
+    for (size_t k = 0; k < id.size(); ++k)
+      chars_at[k].insert(id[k]);
+  }
+  // Every random hex position takes all 16 digits over 2000 draws (a weak generator seeded
+  // with 32 bits would still pass; this catches constant or low-entropy positions).
+  for (size_t k : {0u, 7u, 9u, 15u, 20u, 24u, 35u})
+    CHECK(chars_at[k].size() == 16);
 }
