@@ -187,7 +187,8 @@ void answer_status(zbus_ingress_pointer self, const std::string& payload) {
   }
   if (st.stats.in_flight < st.config.max_in_flight)
     workers.push_back({"free", st.idle_since, ""});
-  auto data = zbus::encode_status({{zbus::object_name, zbus::object_version}}, workers);
+  auto data =
+    zbus::encode_status({{zbus::object_name, zbus::object_version}}, workers, &st.stats);
   send_reply(self, req->reply_to, {req->id, std::move(data), std::nullopt, std::nullopt});
 }
 

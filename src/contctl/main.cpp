@@ -412,12 +412,19 @@ private:
         out["objects"].push_back(o["Name"].get<std::string>() + "@"
                                  + o["Version"].get<std::string>());
       out["busy"] = busy;
+      if (j.contains("Stats") && j["Stats"].is_object())
+        out["stats"] = j["Stats"];
       std::cout << out.dump() << "\n";
     } else {
       for (const auto& o : j["Objects"])
         std::cout << "serving " << o["Name"].get<std::string>() << "@"
                   << o["Version"].get<std::string>() << "\n";
       std::cout << "calls in flight: " << busy << "\n";
+      // contd's counters (the Go module has none): requests refused or dropped and why.
+      if (j.contains("Stats") && j["Stats"].is_object())
+        for (auto& [k, v] : j["Stats"].items())
+          if (v.is_number())
+            std::cout << k << ": " << v.dump() << "\n";
     }
     return exit_ok;
   }

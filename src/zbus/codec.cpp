@@ -710,7 +710,7 @@ std::vector<std::pair<std::string, uint64_t>> decode_stats(std::string_view in) 
 }
 
 bytes encode_status(const std::vector<object_id>& objects,
-                    const std::vector<worker_status>& workers) {
+                    const std::vector<worker_status>& workers, const ingress_stats* stats) {
   ojson objs = ojson::array();
   for (const auto& o : objects)
     objs.push_back(ojson{{"Name", o.name}, {"Version", o.version}});
@@ -725,6 +725,18 @@ bytes encode_status(const std::vector<object_id>& objects,
   ojson v;
   v["Objects"] = std::move(objs);
   v["Workers"] = std::move(ws);
+  if (stats != nullptr) {
+    ojson st;
+    st["Received"] = stats->received;
+    st["Replied"] = stats->replied;
+    st["Undecodable"] = stats->undecodable;
+    st["Dropped"] = stats->dropped;
+    st["ProtocolErrors"] = stats->protocol_errors;
+    st["Unanswerable"] = stats->unanswerable;
+    st["WarningsSuppressed"] = stats->warnings_suppressed;
+    st["InFlight"] = stats->in_flight;
+    v["Stats"] = std::move(st);
+  }
   return to_bytes(v);
 }
 

@@ -131,8 +131,11 @@ struct worker_status {
   go_time start_time;
   std::string action;
 };
+/// With `stats`, a third key Stats (contd's counters: Received, Replied, Undecodable, Dropped,
+/// ProtocolErrors, Unanswerable, WarningsSuppressed, InFlight) that Go's status decoder skips.
 bytes encode_status(const std::vector<object_id>& objects,
-                    const std::vector<worker_status>& workers);
+                    const std::vector<worker_status>& workers,
+                    const ingress_stats* stats = nullptr);
 
 /// A container state transition: a msgpack map with exactly the keys Namespace, ID, Kind,
 /// ExitCode, Signal, OOMKilled, Restarts, At (time.Time) and Reason, in that order.

@@ -319,6 +319,13 @@ TEST_CASE_METHOD(fixture, "a request without a ReplyTo is not executed, only cou
   auto s = stats();
   CHECK(s.unanswerable == 2);
   CHECK(s.in_flight == 0);
+  // The status object reports the counters (Go's decoder skips the extra key).
+  push(vector_file("status.req.bin"), zbus::status_queue());
+  auto r = last_reply();
+  REQUIRE(r.data);
+  auto j = nlohmann::json::from_msgpack(r.data->begin(), r.data->end());
+  CHECK(j["Stats"]["Unanswerable"] == 2);
+  CHECK(j["Stats"]["Received"] == 3);
 }
 
 TEST_CASE_METHOD(fixture, "a flood of bad requests is counted; its warnings are rate-limited",
