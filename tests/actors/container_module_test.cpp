@@ -489,7 +489,7 @@ TEST_CASE_METHOD(fixture, "Stats answers containerd's metrics of a running task,
   CHECK_FALSE(stopped);
 }
 
-TEST_CASE_METHOD(fixture, "a namespace contd created goes with its last container; one it did "
+TEST_CASE_METHOD(fixture, "a namespace contd created goes with its last container, one it did "
                           "not create stays",
                  "[module][housekeeping]") {
   REQUIRE(run_container("ns1", make_container("a")));

@@ -170,7 +170,7 @@ TEST_CASE_METHOD(supervision, "exits spread wider than the window never give up"
   CHECK(inspect("c1").state.restarts == 6);
 }
 
-TEST_CASE_METHOD(supervision, "on-failure restarts a failure but not a clean exit; no never restarts",
+TEST_CASE_METHOD(supervision, "on-failure restarts a failure but not a clean exit, no never restarts",
                  "[supervision]") {
   auto onf = make_container("onf");
   onf.restart = restart_policy{"on-failure", 0, 0};
@@ -342,7 +342,7 @@ TEST_CASE_METHOD(supervision, "a Run whose containerd dies and comes back within
   CHECK_FALSE(std::filesystem::exists(logs_dir + "/ns1/c1.log"));
 }
 
-TEST_CASE_METHOD(supervision, "a Run whose containerd stays away says so; the reconciler removes the "
+TEST_CASE_METHOD(supervision, "a Run whose containerd stays away says so, the reconciler removes the "
                               "leftover, or an identical retry makes it run",
                  "[supervision][faults]") {
   fake().down_at.insert("tsk_start c1");

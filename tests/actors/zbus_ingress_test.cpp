@@ -328,7 +328,7 @@ TEST_CASE_METHOD(fixture, "a request without a ReplyTo is not executed, only cou
   CHECK(j["Stats"]["Received"] == 3);
 }
 
-TEST_CASE_METHOD(fixture, "a flood of bad requests is counted; its warnings are rate-limited",
+TEST_CASE_METHOD(fixture, "a flood of bad requests is counted, its warnings are rate-limited",
                  "[zbus][ingress][hostile]") {
   for (int i = 0; i < 500; ++i)
     push(std::string("\xc1", 1));

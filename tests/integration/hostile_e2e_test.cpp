@@ -172,7 +172,7 @@ TEST_CASE("an Exec timeout beyond int64 gets a clear error", "[hostile][integrat
         == "invalid argument [2]: time.Duration 18446744073709551615ns is out of range");
 }
 
-TEST_CASE("60,000 malformed requests: counted, the log stays small, contd keeps answering; JSON "
+TEST_CASE("60,000 malformed requests: counted, the log stays small, contd keeps answering, JSON "
           "log lines keep UTF-8",
           "[hostile][integration]") {
   node n;

@@ -345,7 +345,7 @@ TEST_CASE("output reaches the sink per stream, Logs merges both, stats arrive ev
   CHECK_FALSE(fs::exists(n.log_file("talker").string() + ".lock"));
 }
 
-TEST_CASE("a sink down for 10 s never stalls the container; what it wrote meanwhile arrives",
+TEST_CASE("a sink down for 10 s never stalls the container, what it wrote meanwhile arrives",
           "[logs][integration]") {
   int port = free_port();
   test::redis_server sink{port, ""};
@@ -444,7 +444,7 @@ TEST_CASE("a container writing 100 MB uses at most the cap on disk", "[logs][int
 }
 
 TEST_CASE("a FIFO, a symlink or a device at a log or capture path: a clear error in four tenants "
-          "at once; contd keeps answering and stops on SIGTERM",
+          "at once, contd keeps answering and stops on SIGTERM",
           "[logs][integration]") {
   node n;
   std::vector<std::string> nss;

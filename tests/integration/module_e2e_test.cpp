@@ -367,7 +367,7 @@ TEST_CASE("a container killed by the OOM killer is reported OOMKilled", "[e2e][i
   CHECK_FALSE(c.two("Delete", ns, "hog").call_error);
 }
 
-TEST_CASE("a flist with only a .startup.toml runs its entry; Inspect returns what was sent",
+TEST_CASE("a flist with only a .startup.toml runs its entry, Inspect returns what was sent",
           "[e2e][integration][startup]") {
   stack s;
   caller c{s};

@@ -292,7 +292,7 @@ TEST_CASE("a crash loop restarts with growing delays and gives up at the 4th exi
   }
 }
 
-TEST_CASE("on-failure with exit 0 is not restarted; a Run again restarts it",
+TEST_CASE("on-failure with exit 0 is not restarted, a Run again restarts it",
           "[supervision][integration]") {
   node n;
   auto c = n.make("once", "/bin/sh -c 'sleep 0.2; exit 0'");

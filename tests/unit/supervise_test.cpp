@@ -115,7 +115,7 @@ TEST_CASE("the FIFO runs one write at a time per container, in arrival order") {
   CHECK(fifo.idle());
 }
 
-TEST_CASE("reads that meet only reads run side by side; a write waits for them") {
+TEST_CASE("reads that meet only reads run side by side, a write waits for them") {
   container_fifo fifo;
   int idles = 0;
   fifo.on_idle = [&] { ++idles; };

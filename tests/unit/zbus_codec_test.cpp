@@ -493,7 +493,7 @@ TEST_CASE("malformed payloads get a clear error and never a crash", "[zbus][code
   }
 }
 
-TEST_CASE("RestartPolicy and the supervision State keys round-trip; a default policy is not "
+TEST_CASE("RestartPolicy and the supervision State keys round-trip, a default policy is not "
           "written",
           "[zbus][codec]") {
   container c;
