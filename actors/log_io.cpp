@@ -54,29 +54,6 @@ logs::fd_result lock_log(const string& path, int op) {
   return f;
 }
 
-/// The complete lines of `bytes` as records. A line that is not a record was written by
-/// something else than contd-logger — the shim's plain file:// output of a task started by an
-/// earlier contd — and is shown as it is, as stdout.
-std::vector<logs::record> records_of(std::string_view bytes, bool starts_mid_line) {
-  std::vector<logs::record> out;
-  size_t pos = 0;
-  if (starts_mid_line) {
-    auto nl = bytes.find('\n');
-    if (nl == std::string_view::npos)
-      return out;
-    pos = nl + 1;
-  }
-  for (auto nl = bytes.find('\n', pos); nl != std::string_view::npos;
-       pos = nl + 1, nl = bytes.find('\n', pos)) {
-    auto line = bytes.substr(pos, nl - pos);
-    if (auto r = logs::parse(line))
-      out.push_back(std::move(*r));
-    else
-      out.push_back(logs::record{0, logs::stream::out, false, string{line}});
-  }
-  return out;
-}
-
 struct refusal {
   errc code;
   string text;
@@ -91,7 +68,8 @@ string logs_of(pointer self, const string& ns, const string& id) {
   auto cur = logs::read_tail(path, cfg.max_read_bytes, budget);
   if (!cur.error.empty())
     throw refusal{cur.missing ? errc::not_found : errc::failed_precondition, cur.error};
-  auto records = records_of(cur.bytes, !cur.from_start);
+  // keep_plain: lines an earlier contd's file:// tasks wrote are shown as they are.
+  auto records = logs::parse_all(cur.bytes, !cur.from_start, true);
   // Fewer lines than asked and the whole current file read: the rotated file has older ones.
   size_t lines = 0;
   for (const auto& r : records)
@@ -106,7 +84,7 @@ string logs_of(pointer self, const string& ns, const string& id) {
     if (!old.error.empty() && !old.missing)
       throw refusal{errc::failed_precondition, old.error};
     if (old.error.empty()) {
-      auto older = records_of(old.bytes, !old.from_start);
+      auto older = logs::parse_all(old.bytes, !old.from_start, true);
       older.insert(older.end(), records.begin(), records.end());
       records = std::move(older);
     }

@@ -251,7 +251,7 @@ std::optional<record> parse(std::string_view line) {
   return r;
 }
 
-std::vector<record> parse_all(std::string_view bytes, bool starts_mid_line) {
+std::vector<record> parse_all(std::string_view bytes, bool starts_mid_line, bool keep_plain) {
   std::vector<record> out;
   size_t pos = 0;
   if (starts_mid_line) {
@@ -264,8 +264,11 @@ std::vector<record> parse_all(std::string_view bytes, bool starts_mid_line) {
     auto nl = bytes.find('\n', pos);
     if (nl == std::string_view::npos)
       break;
-    if (auto r = parse(bytes.substr(pos, nl - pos)))
+    auto line = bytes.substr(pos, nl - pos);
+    if (auto r = parse(line))
       out.push_back(std::move(*r));
+    else if (keep_plain)
+      out.push_back(record{0, stream::out, false, std::string{line}});
     pos = nl + 1;
   }
   return out;

@@ -52,7 +52,10 @@ std::optional<record> parse(std::string_view line);
 /// The complete lines of `bytes`, parsed; lines that are not records are skipped. When
 /// `starts_mid_line` is true the bytes begin somewhere inside a line (a tail read), and the text
 /// up to the first '\n' is skipped. A last line without '\n' is incomplete and skipped.
-std::vector<record> parse_all(std::string_view bytes, bool starts_mid_line);
+/// With `keep_plain`, a line that is not a record is kept as a stdout record of time 0 (text
+/// written by something else than the logger, e.g. the shim's plain file:// output).
+std::vector<record> parse_all(std::string_view bytes, bool starts_mid_line,
+                              bool keep_plain = false);
 
 /// The last `n` lines of output, stdout and stderr merged in file order, as Logs returns them:
 /// P parts joined with the rest of their line, each line ending in '\n'. Logger notices appear
