@@ -367,4 +367,49 @@ void remove(tenant_pointer self, string id, std::optional<void_promise> rp, done
   j->start();
 }
 
+void signal_delete(tenant_pointer self, string id, void_promise rp, done_fn done) {
+  auto ns = self->state.ns;
+  auto* m = model_of(self, id);
+  auto before = m ? m->desired : desired_state::running;
+  if (m) {
+    // From here on an exit is the caller's stop, never restarted.
+    m->desired = desired_state::stopped;
+    m->state.stop_requested = true;
+    cancel_restart(*m);
+  }
+  auto finish = [rp, done](caf::error err) mutable {
+    if (!err || err == errc::not_found)
+      rp.deliver(caf::unit);
+    else
+      rp.deliver(err);
+    done();
+  };
+  // The mark is a label, so it survives a restart of contd.
+  label_map labels{{label_stop_requested, "true"},
+                   {label_desired, to_string(desired_state::stopped)}};
+  set_labels(self, id, labels, [self, ns, id, before, finish](caf::error err) mutable {
+    if (err) {
+      if (auto* m = model_of(self, id); m && err != errc::not_found) {
+        m->desired = before; // nothing changed
+        m->state.stop_requested = false;
+      }
+      if (unreachable(err))
+        err = make_error(errc::unavailable, where(self, id) + ": containerd unreachable ("
+                                              + error_text(err) + "); nothing was changed");
+      finish(err);
+      return;
+    }
+    self->request(client(self), call_timeout(self), atom::tsk_kill_v, ns, id, uint32_t{15}, false)
+      .then([finish]() mutable { finish(caf::error{}); },
+            [self, id, finish](caf::error& err) mutable {
+              if (unreachable(err))
+                err = make_error(errc::unavailable,
+                                 where(self, id) + ": containerd unreachable ("
+                                   + error_text(err)
+                                   + "); it is marked stopped but SIGTERM was not sent");
+              finish(err);
+            });
+  });
+}
+
 } // namespace contd::jobs

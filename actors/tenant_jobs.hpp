@@ -1,6 +1,6 @@
 // The transactions of a tenant (see tenant.hpp), each a job with named steps, and the model
-// operations they share with the tenant's behaviour. Internal to the tenant: only tenant.cpp and
-// tenant_jobs.cpp include this.
+// operations they share with the tenant's behaviour. Internal to the tenant: only its own files
+// (tenant*.cpp) include this.
 #pragma once
 
 #include <optional>
