@@ -11,6 +11,8 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "messages/fields.hpp"
+
 namespace contd {
 
 using container_id = std::string;
@@ -34,14 +36,13 @@ typename Inspector::result_type inspect(Inspector& f, go_time& x) {
 }
 
 struct network_info {
-  std::string ns; // Go: Namespace — the name of a netns file in the netns directory
-  friend bool operator==(const network_info& a, const network_info& b) { return a.ns == b.ns; }
+  std::string ns; // the name of a netns file in the netns directory
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, network_info& x) {
-  return f(caf::meta::type_name("contd.network_info"), x.ns);
+CONTD_FIELDS(network_info) {
+  return std::make_tuple(fld("Namespace", x.ns));
 }
+CONTD_FIELD_OPS(network_info, "contd.network_info")
 
 /// A mount. `type` and `options` exist only in the seed-era shape; empty means "bind, rbind, rw"
 /// as the current original does.
@@ -50,55 +51,43 @@ struct mount_info {
   std::string target;
   std::string type;
   std::vector<std::string> options;
-  friend bool operator==(const mount_info& a, const mount_info& b) {
-    return a.source == b.source && a.target == b.target && a.type == b.type
-           && a.options == b.options;
-  }
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, mount_info& x) {
-  return f(caf::meta::type_name("contd.mount_info"), x.source, x.target, x.type, x.options);
+CONTD_FIELDS(mount_info) {
+  return std::make_tuple(fld("Source", x.source), fld("Target", x.target), fld("Type", x.type),
+                         fld("Options", x.options));
 }
+CONTD_FIELD_OPS(mount_info, "contd.mount_info")
 
 struct logs_redis {
-  std::string stdout_url; // Go: Stdout
-  std::string stderr_url; // Go: Stderr
-  friend bool operator==(const logs_redis& a, const logs_redis& b) {
-    return a.stdout_url == b.stdout_url && a.stderr_url == b.stderr_url;
-  }
+  std::string stdout_url;
+  std::string stderr_url;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, logs_redis& x) {
-  return f(caf::meta::type_name("contd.logs_redis"), x.stdout_url, x.stderr_url);
+CONTD_FIELDS(logs_redis) {
+  return std::make_tuple(fld("Stdout", x.stdout_url), fld("Stderr", x.stderr_url));
 }
+CONTD_FIELD_OPS(logs_redis, "contd.logs_redis")
 
 struct log_sink {
   std::string type; // "redis"
   logs_redis data;
-  friend bool operator==(const log_sink& a, const log_sink& b) {
-    return a.type == b.type && a.data == b.data;
-  }
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, log_sink& x) {
-  return f(caf::meta::type_name("contd.log_sink"), x.type, x.data);
+CONTD_FIELDS(log_sink) {
+  return std::make_tuple(fld("Type", x.type), fld("Data", x.data));
 }
+CONTD_FIELD_OPS(log_sink, "contd.log_sink")
 
 struct stats_sink {
   std::string type; // "redis"
   std::string endpoint;
-  friend bool operator==(const stats_sink& a, const stats_sink& b) {
-    return a.type == b.type && a.endpoint == b.endpoint;
-  }
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, stats_sink& x) {
-  return f(caf::meta::type_name("contd.stats_sink"), x.type, x.endpoint);
+CONTD_FIELDS(stats_sink) {
+  return std::make_tuple(fld("Type", x.type), fld("Endpoint", x.endpoint));
 }
+CONTD_FIELD_OPS(stats_sink, "contd.stats_sink")
 
 /// What contd does when a container's task exits (an extra `RestartPolicy` key; Go stubs never
 /// send it). All zero: the original's behaviour, restart on every exit and give up at the 4th
@@ -108,15 +97,13 @@ struct restart_policy {
   uint64_t max_restarts = 0; // restarts allowed within the window
   int64_t window = 0;        // nanoseconds (Go time.Duration)
   bool is_default() const { return name.empty() && max_restarts == 0 && window == 0; }
-  friend bool operator==(const restart_policy& a, const restart_policy& b) {
-    return a.name == b.name && a.max_restarts == b.max_restarts && a.window == b.window;
-  }
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, restart_policy& x) {
-  return f(caf::meta::type_name("contd.restart_policy"), x.name, x.max_restarts, x.window);
+CONTD_FIELDS(restart_policy) {
+  return std::make_tuple(fld("Name", x.name), fld("MaxRestarts", x.max_restarts),
+                         fld("Window", x.window));
 }
+CONTD_FIELD_OPS(restart_policy, "contd.restart_policy")
 
 /// The live state of a container, reported by Inspect in an extra `State` key.
 struct container_state {
@@ -132,21 +119,16 @@ struct container_state {
   uint32_t last_exit_code = 0; // of the last exit, also while a restart already runs
   go_time last_exited_at;
   std::string reason;          // why it is failed, stuck or restarting
-  friend bool operator==(const container_state& a, const container_state& b) {
-    return a.status == b.status && a.pid == b.pid && a.exit_code == b.exit_code
-           && a.exited_at == b.exited_at && a.oom_killed == b.oom_killed
-           && a.stop_requested == b.stop_requested && a.restarts == b.restarts
-           && a.last_exit_code == b.last_exit_code && a.last_exited_at == b.last_exited_at
-           && a.reason == b.reason;
-  }
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, container_state& x) {
-  return f(caf::meta::type_name("contd.container_state"), x.status, x.pid, x.exit_code,
-           x.exited_at, x.oom_killed, x.stop_requested, x.restarts, x.last_exit_code,
-           x.last_exited_at, x.reason);
+CONTD_FIELDS(container_state) {
+  return std::make_tuple(fld("Status", x.status), fld("Pid", x.pid), fld("ExitCode", x.exit_code),
+                         fld("ExitedAt", x.exited_at), fld("OOMKilled", x.oom_killed),
+                         fld("StopRequested", x.stop_requested), fld("Restarts", x.restarts),
+                         fld("LastExitCode", x.last_exit_code),
+                         fld("LastExitedAt", x.last_exited_at), fld("Reason", x.reason));
 }
+CONTD_FIELD_OPS(container_state, "contd.container_state")
 
 /// Go `pkg.Container`. Slices that Go distinguishes as nil vs. empty are kept as "empty" here; the
 /// codec writes nil for empty optional lists, which every Go decoder accepts.
@@ -167,32 +149,25 @@ struct container {
   go_time created_at;
   std::string root_fs_propagation;
   int64_t shutdown_timeout = 0; // nanoseconds (Go time.Duration)
-  restart_policy restart;       // Go: RestartPolicy (contd only; absent = the default)
+  restart_policy restart;       // contd only; written only when not the default
   /// Only on Inspect results: the live task state. Absent from Run arguments.
   bool has_state = false;
   container_state state;
-
-  friend bool operator==(const container& a, const container& b) {
-    return a.name == b.name && a.root_fs == b.root_fs && a.env == b.env
-           && a.working_dir == b.working_dir && a.network == b.network && a.mounts == b.mounts
-           && a.entrypoint == b.entrypoint && a.interactive == b.interactive && a.cpu == b.cpu
-           && a.memory == b.memory && a.logs == b.logs && a.stats == b.stats
-           && a.elevated == b.elevated && a.created_at == b.created_at
-           && a.root_fs_propagation == b.root_fs_propagation
-           && a.shutdown_timeout == b.shutdown_timeout && a.restart == b.restart
-           && a.has_state == b.has_state
-           && a.state == b.state;
-  }
-  friend bool operator!=(const container& a, const container& b) { return !(a == b); }
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, container& x) {
-  return f(caf::meta::type_name("contd.container"), x.name, x.root_fs, x.env, x.working_dir,
-           x.network, x.mounts, x.entrypoint, x.interactive, x.cpu, x.memory, x.logs, x.stats,
-           x.elevated, x.created_at, x.root_fs_propagation, x.shutdown_timeout, x.restart,
-           x.has_state, x.state);
+/// Go's 16 keys in Go's order (the wire's byte order depends on it), then contd's extras, which
+/// Go decoders skip.
+CONTD_FIELDS(container) {
+  return std::make_tuple(
+    fld("Name", x.name), fld("RootFS", x.root_fs), fld("Env", x.env),
+    fld("WorkingDir", x.working_dir), fld("Network", x.network), fld("Mounts", x.mounts),
+    fld("Entrypoint", x.entrypoint), fld("Interactive", x.interactive), fld("CPU", x.cpu),
+    fld("Memory", x.memory), fld("Logs", x.logs), fld("Stats", x.stats),
+    fld("Elevated", x.elevated), fld("CreatedAt", x.created_at),
+    fld("RootFsPropagation", x.root_fs_propagation), fld("ShutdownTimeout", x.shutdown_timeout),
+    fld("RestartPolicy", x.restart), opt_fld("State", x.state, x.has_state));
 }
+CONTD_FIELD_OPS(container, "contd.container")
 
 /// A state transition of a managed container, as published on
 /// `container.container@0.0.1.Events` (msgpack map with the Go-style keys in the comments).

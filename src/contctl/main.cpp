@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "messages/fields_json.hpp"
 #include "src/zbus/client.hpp"
 #include "src/zbus/codec.hpp"
 #include "src/zbus/redis_link.hpp"
@@ -231,38 +232,9 @@ extern "C" void on_stop_signal(int) {
   stop_requested = 1;
 }
 
+// Every key of the reply, from the field table the wire codec uses; times as text.
 nlohmann::ordered_json container_json(const container& c) {
-  nlohmann::ordered_json j;
-  j["Name"] = c.name;
-  j["RootFS"] = c.root_fs;
-  j["Env"] = c.env;
-  j["WorkingDir"] = c.working_dir;
-  j["Network"] = {{"Namespace", c.network.ns}};
-  auto mounts = nlohmann::ordered_json::array();
-  for (const auto& m : c.mounts)
-    mounts.push_back(
-      {{"Source", m.source}, {"Target", m.target}, {"Type", m.type}, {"Options", m.options}});
-  j["Mounts"] = mounts;
-  j["Entrypoint"] = c.entrypoint;
-  j["Interactive"] = c.interactive;
-  j["CPU"] = c.cpu;
-  j["Memory"] = c.memory;
-  j["Elevated"] = c.elevated;
-  j["CreatedAt"] = format_time(c.created_at);
-  j["RootFsPropagation"] = c.root_fs_propagation;
-  j["ShutdownTimeout"] = c.shutdown_timeout;
-  if (c.has_state)
-    j["State"] = {{"Status", c.state.status},
-                  {"Pid", c.state.pid},
-                  {"ExitCode", c.state.exit_code},
-                  {"ExitedAt", format_time(c.state.exited_at)},
-                  {"OOMKilled", c.state.oom_killed},
-                  {"StopRequested", c.state.stop_requested},
-                  {"Restarts", c.state.restarts},
-                  {"LastExitCode", c.state.last_exit_code},
-                  {"LastExitedAt", format_time(c.state.last_exited_at)},
-                  {"Reason", c.state.reason}};
-  return j;
+  return fields_to_json<nlohmann::ordered_json>(c, [](const go_time& t) { return format_time(t); });
 }
 
 class cli {

@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "messages/fields_json.hpp"
 #include "src/oci/lexer.hpp"
 
 namespace contd::oci {
@@ -13,7 +14,7 @@ using nlohmann::json;
 
 namespace {
 
-// containerd 1.6's default Unix spec, verbatim from `ctr containers info` (containerd.md §7.1)
+// containerd 1.6's default Unix spec, verbatim from `ctr containers info`
 // minus what ctr adds (args, the nine device allow rules, cpu.shares) and minus the /run tmpfs,
 // which the original removes so that /run comes from the rootfs. Kept as text so a reviewer can
 // diff it against the reference.
@@ -252,108 +253,81 @@ go_time time_from_json(const json& j) {
   return t;
 }
 
-// Strict getters: a key that is present must have the right JSON type. nlohmann's get<> would
-// silently convert between numbers (e.g. -1 into uint64_t), which would make a corrupt annotation
-// look valid.
-template <class T>
-void read(const json& obj, const char* key, T& out) {
-  auto it = obj.find(key);
-  if (it == obj.end() || it->is_null())
-    return;
+// Strict readers: a value must have the right JSON type. nlohmann's get<> would silently convert
+// between numbers (e.g. -1 into uint64_t), which would make a corrupt annotation look valid.
+// `what` names the value in errors ("Mounts[1].Source").
+template <class T, std::enable_if_t<std::is_arithmetic_v<T>, int> = 0>
+void read_json(const json& j, const std::string& what, T& out) {
   if constexpr (std::is_same_v<T, bool>) {
-    if (!it->is_boolean())
-      throw std::invalid_argument(std::string{key} + " must be a boolean");
-  } else if constexpr (std::is_same_v<T, std::string>) {
-    if (!it->is_string())
-      throw std::invalid_argument(std::string{key} + " must be a string");
+    if (!j.is_boolean())
+      throw std::invalid_argument(what + " must be a boolean");
   } else if constexpr (std::is_unsigned_v<T>) {
-    if (!it->is_number_unsigned())
-      throw std::invalid_argument(std::string{key} + " must be an unsigned integer");
-  } else if constexpr (std::is_integral_v<T>) {
-    if (!it->is_number_integer()
-        || (it->is_number_unsigned()
-            && it->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<T>::max())))
-      throw std::invalid_argument(std::string{key} + " must be an integer in range");
+    if (!j.is_number_unsigned())
+      throw std::invalid_argument(what + " must be an unsigned integer");
+    if (j.get<uint64_t>() > std::numeric_limits<T>::max())
+      throw std::invalid_argument(what + " is out of range");
+  } else {
+    if (!j.is_number_integer()
+        || (j.is_number_unsigned()
+            && j.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<T>::max())))
+      throw std::invalid_argument(what + " must be an integer in range");
   }
-  if constexpr (std::is_unsigned_v<T> && !std::is_same_v<T, bool>) {
-    if (it->get<uint64_t>() > std::numeric_limits<T>::max())
-      throw std::invalid_argument(std::string{key} + " is out of range");
-  }
-  out = it->get<T>();
+  out = j.get<T>();
 }
 
-const json* array_at(const json& obj, const char* key) {
-  auto it = obj.find(key);
-  if (it == obj.end() || it->is_null())
-    return nullptr;
-  if (!it->is_array())
-    throw std::invalid_argument(std::string{key} + " must be an array");
-  return &*it;
+void read_json(const json& j, const std::string& what, std::string& out) {
+  if (!j.is_string())
+    throw std::invalid_argument(what + " must be a string");
+  out = j.get<std::string>();
 }
 
-const json& object_in(const json& j, const char* what) {
+void read_json(const json& j, const std::string&, go_time& out) {
+  out = time_from_json(j);
+}
+
+template <class T, std::enable_if_t<has_fields_v<T>, int> = 0>
+void read_json(const json& j, const std::string& what, T& out);
+
+template <class T>
+void read_json(const json& j, const std::string& what, std::vector<T>& out) {
+  if (!j.is_array())
+    throw std::invalid_argument(what + " must be an array");
+  for (const auto& x : j) {
+    T e;
+    read_json(x, what + "[" + std::to_string(out.size()) + "]", e);
+    out.push_back(std::move(e));
+  }
+}
+
+/// Missing and null keys keep their defaults; unknown keys are skipped.
+template <class T>
+void read_fields(const json& j, const std::string& what, const std::string& prefix, T& out) {
   if (!j.is_object())
-    throw std::invalid_argument(std::string{what} + " must be an object");
-  return j;
+    throw std::invalid_argument(what + " must be an object");
+  visit_fields(out, [&](auto f) {
+    auto it = j.find(f.key);
+    if (it == j.end() || it->is_null())
+      return;
+    read_json(*it, prefix + f.key, f.value);
+    if constexpr (is_optional_field<decltype(f)>::value)
+      f.present = true;
+  });
 }
 
-std::vector<std::string> strings_at(const json& obj, const char* key) {
-  std::vector<std::string> out;
-  if (auto* arr = array_at(obj, key))
-    for (const auto& x : *arr) {
-      if (!x.is_string())
-        throw std::invalid_argument(std::string{key} + " must hold strings");
-      out.push_back(x.get<std::string>());
-    }
-  return out;
+template <class T, std::enable_if_t<has_fields_v<T>, int>>
+void read_json(const json& j, const std::string& what, T& out) {
+  read_fields(j, what, what + ".", out);
+  if constexpr (std::is_same_v<T, container_state>) {
+    // Requests stored before the key was named as on the wire spelled it "OomKilled".
+    if (auto it = j.find("OomKilled"); it != j.end() && !it->is_null())
+      read_json(*it, what + ".OomKilled", out.oom_killed);
+  }
 }
 
 } // namespace
 
 std::string request_to_json(const container& c) {
-  json mounts = json::array();
-  for (const auto& m : c.mounts)
-    mounts.push_back(json{{"Source", m.source},
-                          {"Target", m.target},
-                          {"Type", m.type},
-                          {"Options", m.options}});
-  json logs = json::array();
-  for (const auto& l : c.logs)
-    logs.push_back(json{{"Type", l.type},
-                        {"Data", {{"Stdout", l.data.stdout_url}, {"Stderr", l.data.stderr_url}}}});
-  json stats = json::array();
-  for (const auto& s : c.stats)
-    stats.push_back(json{{"Type", s.type}, {"Endpoint", s.endpoint}});
-  json j{{"Name", c.name},
-         {"RootFS", c.root_fs},
-         {"Env", c.env},
-         {"WorkingDir", c.working_dir},
-         {"Network", {{"Namespace", c.network.ns}}},
-         {"Mounts", std::move(mounts)},
-         {"Entrypoint", c.entrypoint},
-         {"Interactive", c.interactive},
-         {"CPU", c.cpu},
-         {"Memory", c.memory},
-         {"Logs", std::move(logs)},
-         {"Stats", std::move(stats)},
-         {"Elevated", c.elevated},
-         {"CreatedAt", time_to_json(c.created_at)},
-         {"RootFsPropagation", c.root_fs_propagation},
-         {"ShutdownTimeout", c.shutdown_timeout}};
-  if (!c.restart.is_default())
-    j["RestartPolicy"] = json{{"Name", c.restart.name},
-                              {"MaxRestarts", c.restart.max_restarts},
-                              {"Window", c.restart.window}};
-  if (c.has_state) {
-    const auto& s = c.state;
-    j["State"] = json{{"Status", s.status},
-                      {"Pid", s.pid},
-                      {"ExitCode", s.exit_code},
-                      {"ExitedAt", time_to_json(s.exited_at)},
-                      {"OomKilled", s.oom_killed},
-                      {"StopRequested", s.stop_requested}};
-  }
-  return dump(j);
+  return dump(fields_to_json<json>(c, time_to_json));
 }
 
 result<container> request_from_json(std::string_view text) {
@@ -362,66 +336,8 @@ result<container> request_from_json(std::string_view text) {
   if (j.is_discarded())
     return out_t::failure("stored request is not valid JSON");
   try {
-    object_in(j, "the stored request");
     container c;
-    read(j, "Name", c.name);
-    read(j, "RootFS", c.root_fs);
-    c.env = strings_at(j, "Env");
-    read(j, "WorkingDir", c.working_dir);
-    if (auto it = j.find("Network"); it != j.end() && !it->is_null())
-      read(object_in(*it, "Network"), "Namespace", c.network.ns);
-    if (auto* arr = array_at(j, "Mounts"))
-      for (const auto& x : *arr) {
-        mount_info m;
-        read(object_in(x, "Mounts[]"), "Source", m.source);
-        read(x, "Target", m.target);
-        read(x, "Type", m.type);
-        m.options = strings_at(x, "Options");
-        c.mounts.push_back(std::move(m));
-      }
-    read(j, "Entrypoint", c.entrypoint);
-    read(j, "Interactive", c.interactive);
-    read(j, "CPU", c.cpu);
-    read(j, "Memory", c.memory);
-    if (auto* arr = array_at(j, "Logs"))
-      for (const auto& x : *arr) {
-        log_sink l;
-        read(object_in(x, "Logs[]"), "Type", l.type);
-        if (auto it = x.find("Data"); it != x.end() && !it->is_null()) {
-          read(object_in(*it, "Logs[].Data"), "Stdout", l.data.stdout_url);
-          read(*it, "Stderr", l.data.stderr_url);
-        }
-        c.logs.push_back(std::move(l));
-      }
-    if (auto* arr = array_at(j, "Stats"))
-      for (const auto& x : *arr) {
-        stats_sink s;
-        read(object_in(x, "Stats[]"), "Type", s.type);
-        read(x, "Endpoint", s.endpoint);
-        c.stats.push_back(std::move(s));
-      }
-    read(j, "Elevated", c.elevated);
-    if (auto it = j.find("CreatedAt"); it != j.end() && !it->is_null())
-      c.created_at = time_from_json(object_in(*it, "CreatedAt"));
-    read(j, "RootFsPropagation", c.root_fs_propagation);
-    read(j, "ShutdownTimeout", c.shutdown_timeout);
-    if (auto it = j.find("RestartPolicy"); it != j.end() && !it->is_null()) {
-      const auto& p = object_in(*it, "RestartPolicy");
-      read(p, "Name", c.restart.name);
-      read(p, "MaxRestarts", c.restart.max_restarts);
-      read(p, "Window", c.restart.window);
-    }
-    if (auto it = j.find("State"); it != j.end() && !it->is_null()) {
-      const auto& s = object_in(*it, "State");
-      c.has_state = true;
-      read(s, "Status", c.state.status);
-      read(s, "Pid", c.state.pid);
-      read(s, "ExitCode", c.state.exit_code);
-      if (auto t = s.find("ExitedAt"); t != s.end() && !t->is_null())
-        c.state.exited_at = time_from_json(object_in(*t, "State.ExitedAt"));
-      read(s, "OomKilled", c.state.oom_killed);
-      read(s, "StopRequested", c.state.stop_requested);
-    }
+    read_fields(j, "the stored request", "", c);
     return c;
   } catch (const std::exception& e) {
     return out_t::failure(std::string{"stored request is malformed: "} + e.what());

@@ -141,140 +141,68 @@ std::vector<std::string> as_strings(const json& v, const std::string& what) {
   return out;
 }
 
-mount_info as_mount(const json& v, const std::string& what) {
-  mount_info m;
-  for_each_field(v, what, [&](const std::string& k, const json& x) {
-    if (k == "Source")
-      m.source = as_string(x, what + ".Source");
-    else if (k == "Target")
-      m.target = as_string(x, what + ".Target");
-    else if (k == "Type")
-      m.type = as_string(x, what + ".Type");
-    else if (k == "Options")
-      m.options = as_strings(x, what + ".Options");
-  });
-  return m;
+// --- structs with a field table (messages/fields.hpp), read key by key ---------------------
+
+void read_value(const json& v, const std::string& what, std::string& out) {
+  out = as_string(v, what);
+}
+void read_value(const json& v, const std::string& what, bool& out) {
+  out = as_bool(v, what);
+}
+void read_value(const json& v, const std::string& what, uint64_t& out) {
+  out = as_uint(v, what);
+}
+void read_value(const json& v, const std::string& what, uint32_t& out) {
+  auto x = as_uint(v, what);
+  if (x > UINT32_MAX)
+    throw type_error(what + ": " + std::to_string(x) + " overflows uint32");
+  out = static_cast<uint32_t>(x);
+}
+void read_value(const json& v, const std::string& what, int64_t& out) {
+  out = as_int(v, what);
+}
+void read_value(const json& v, const std::string& what, go_time& out) {
+  out = as_time(v, what);
+}
+void read_value(const json& v, const std::string& what, std::vector<std::string>& out) {
+  out = as_strings(v, what);
 }
 
-log_sink as_log_sink(const json& v, const std::string& what) {
-  log_sink l;
-  for_each_field(v, what, [&](const std::string& k, const json& x) {
-    if (k == "Type")
-      l.type = as_string(x, what + ".Type");
-    else if (k == "Data")
-      for_each_field(x, what + ".Data", [&](const std::string& dk, const json& dx) {
-        if (dk == "Stdout")
-          l.data.stdout_url = as_string(dx, what + ".Data.Stdout");
-        else if (dk == "Stderr")
-          l.data.stderr_url = as_string(dx, what + ".Data.Stderr");
-      });
+template <class T>
+std::enable_if_t<has_fields_v<T>> read_value(const json& v, const std::string& what, T& out);
+
+template <class T>
+void read_value(const json& v, const std::string& what, std::vector<T>& out) {
+  for_each_element(v, what, [&](const json& x, const std::string& w) {
+    T e;
+    read_value(x, w, e);
+    out.push_back(std::move(e));
   });
-  return l;
 }
 
-stats_sink as_stats_sink(const json& v, const std::string& what) {
-  stats_sink s;
+/// Reads a struct map into `out`: `what` names the map in errors, `prefix` its keys (empty at the
+/// top level, where the wire's errors name bare keys). Unknown keys are skipped, as Go does.
+template <class T>
+void read_struct(const json& v, const std::string& what, const std::string& prefix, T& out) {
   for_each_field(v, what, [&](const std::string& k, const json& x) {
-    if (k == "Type")
-      s.type = as_string(x, what + ".Type");
-    else if (k == "Endpoint")
-      s.endpoint = as_string(x, what + ".Endpoint");
+    visit_fields(out, [&](auto f) {
+      if (k != f.key)
+        return;
+      read_value(x, prefix + k, f.value);
+      if constexpr (is_optional_field<decltype(f)>::value)
+        f.present = true;
+    });
   });
-  return s;
 }
 
-container_state as_state(const json& v, const std::string& what) {
-  container_state s;
-  for_each_field(v, what, [&](const std::string& k, const json& x) {
-    if (k == "Status")
-      s.status = as_string(x, what + ".Status");
-    else if (k == "Pid")
-      s.pid = static_cast<uint32_t>(as_uint(x, what + ".Pid"));
-    else if (k == "ExitCode")
-      s.exit_code = static_cast<uint32_t>(as_uint(x, what + ".ExitCode"));
-    else if (k == "ExitedAt")
-      s.exited_at = as_time(x, what + ".ExitedAt");
-    else if (k == "OOMKilled")
-      s.oom_killed = as_bool(x, what + ".OOMKilled");
-    else if (k == "StopRequested")
-      s.stop_requested = as_bool(x, what + ".StopRequested");
-    else if (k == "Restarts")
-      s.restarts = as_uint(x, what + ".Restarts");
-    else if (k == "LastExitCode")
-      s.last_exit_code = static_cast<uint32_t>(as_uint(x, what + ".LastExitCode"));
-    else if (k == "LastExitedAt")
-      s.last_exited_at = as_time(x, what + ".LastExitedAt");
-    else if (k == "Reason")
-      s.reason = as_string(x, what + ".Reason");
-  });
-  return s;
-}
-
-restart_policy as_restart_policy(const json& v, const std::string& what) {
-  restart_policy p;
-  for_each_field(v, what, [&](const std::string& k, const json& x) {
-    if (k == "Name")
-      p.name = as_string(x, what + ".Name");
-    else if (k == "MaxRestarts")
-      p.max_restarts = as_uint(x, what + ".MaxRestarts");
-    else if (k == "Window")
-      p.window = as_int(x, what + ".Window");
-  });
-  return p;
+template <class T>
+std::enable_if_t<has_fields_v<T>> read_value(const json& v, const std::string& what, T& out) {
+  read_struct(v, what, what + ".", out);
 }
 
 container as_container(const json& v) {
-  const std::string what = "Container";
   container c;
-  for_each_field(v, what, [&](const std::string& k, const json& x) {
-    if (k == "Name")
-      c.name = as_string(x, "Name");
-    else if (k == "RootFS")
-      c.root_fs = as_string(x, "RootFS");
-    else if (k == "Env")
-      c.env = as_strings(x, "Env");
-    else if (k == "WorkingDir")
-      c.working_dir = as_string(x, "WorkingDir");
-    else if (k == "Network")
-      for_each_field(x, "Network", [&](const std::string& nk, const json& nx) {
-        if (nk == "Namespace")
-          c.network.ns = as_string(nx, "Network.Namespace");
-      });
-    else if (k == "Mounts")
-      for_each_element(x, "Mounts", [&](const json& m, const std::string& w) {
-        c.mounts.push_back(as_mount(m, w));
-      });
-    else if (k == "Entrypoint")
-      c.entrypoint = as_string(x, "Entrypoint");
-    else if (k == "Interactive")
-      c.interactive = as_bool(x, "Interactive");
-    else if (k == "CPU")
-      c.cpu = as_uint(x, "CPU");
-    else if (k == "Memory")
-      c.memory = as_uint(x, "Memory");
-    else if (k == "Logs")
-      for_each_element(x, "Logs", [&](const json& l, const std::string& w) {
-        c.logs.push_back(as_log_sink(l, w));
-      });
-    else if (k == "Stats")
-      for_each_element(x, "Stats", [&](const json& s, const std::string& w) {
-        c.stats.push_back(as_stats_sink(s, w));
-      });
-    else if (k == "Elevated")
-      c.elevated = as_bool(x, "Elevated");
-    else if (k == "CreatedAt")
-      c.created_at = as_time(x, "CreatedAt");
-    else if (k == "RootFsPropagation")
-      c.root_fs_propagation = as_string(x, "RootFsPropagation");
-    else if (k == "ShutdownTimeout")
-      c.shutdown_timeout = as_int(x, "ShutdownTimeout");
-    else if (k == "RestartPolicy")
-      c.restart = as_restart_policy(x, "RestartPolicy");
-    else if (k == "State") {
-      c.state = as_state(x, "State");
-      c.has_state = true;
-    }
-  });
+  read_struct(v, "Container", "", c);
   return c;
 }
 
@@ -570,78 +498,77 @@ bytes encode_strings(const std::vector<std::string>& xs) {
   return to_bytes(ojson(xs));
 }
 
+// --- structs with a field table, written in the table's order (Go's) ----------------------
+
+ojson write_value(const std::string& x) {
+  return x;
+}
+ojson write_value(bool x) {
+  return x;
+}
+ojson write_value(uint64_t x) {
+  return x;
+}
+ojson write_value(uint32_t x) {
+  return x;
+}
+ojson write_value(int64_t x) {
+  return x;
+}
+ojson write_value(const go_time& t) {
+  return time_value(t);
+}
+ojson write_value(const std::vector<std::string>& xs) {
+  return strings_or_nil(xs);
+}
+
+template <class T>
+std::enable_if_t<has_fields_v<T>, ojson> write_value(const T& x);
+
+/// Empty lists are nil, as Go writes a nil slice.
+template <class T>
+ojson write_value(const std::vector<T>& xs) {
+  if (xs.empty())
+    return nullptr;
+  ojson out = ojson::array();
+  for (const auto& x : xs)
+    out.push_back(write_value(x));
+  return out;
+}
+
+/// contd's own keys are left out when they hold nothing, so that replies stay byte-identical to
+/// the Go server's: a default restart policy, and a mount's seed-era Type and Options when
+/// neither is used (current Go stubs skip them either way).
+template <class T>
+bool left_out(const T&, const char*) {
+  return false;
+}
+bool left_out(const restart_policy& p, const char*) {
+  return p.is_default();
+}
+
+template <class T>
+std::enable_if_t<has_fields_v<T>, ojson> write_value(const T& x) {
+  ojson out = ojson::object();
+  bool seed_keys = true;
+  if constexpr (std::is_same_v<T, mount_info>)
+    seed_keys = !x.type.empty() || !x.options.empty();
+  visit_fields(x, [&](auto f) {
+    if constexpr (std::is_same_v<T, mount_info>)
+      if (!seed_keys && (std::string_view{f.key} == "Type" || std::string_view{f.key} == "Options"))
+        return;
+    if constexpr (is_optional_field<decltype(f)>::value)
+      if (!f.present)
+        return;
+    if (left_out(f.value, f.key))
+      return;
+    out[f.key] = write_value(f.value);
+  });
+  return out;
+}
+
 bytes encode_container(const container& c) {
-  ojson v;
-  v["Name"] = c.name;
-  v["RootFS"] = c.root_fs;
-  v["Env"] = strings_or_nil(c.env);
-  v["WorkingDir"] = c.working_dir;
-  v["Network"] = ojson{{"Namespace", c.network.ns}};
-  if (c.mounts.empty()) {
-    v["Mounts"] = nullptr;
-  } else {
-    ojson ms = ojson::array();
-    for (const auto& m : c.mounts) {
-      ojson x;
-      x["Source"] = m.source;
-      x["Target"] = m.target;
-      // Seed-era keys only when used: current Go stubs skip them either way.
-      if (!m.type.empty() || !m.options.empty()) {
-        x["Type"] = m.type;
-        x["Options"] = strings_or_nil(m.options);
-      }
-      ms.push_back(std::move(x));
-    }
-    v["Mounts"] = std::move(ms);
-  }
-  v["Entrypoint"] = c.entrypoint;
-  v["Interactive"] = c.interactive;
-  v["CPU"] = c.cpu;
-  v["Memory"] = c.memory;
-  if (c.logs.empty()) {
-    v["Logs"] = nullptr;
-  } else {
-    ojson ls = ojson::array();
-    for (const auto& l : c.logs)
-      ls.push_back(ojson{{"Type", l.type},
-                         {"Data", ojson{{"Stdout", l.data.stdout_url},
-                                        {"Stderr", l.data.stderr_url}}}});
-    v["Logs"] = std::move(ls);
-  }
-  if (c.stats.empty()) {
-    v["Stats"] = nullptr;
-  } else {
-    ojson ss = ojson::array();
-    for (const auto& s : c.stats)
-      ss.push_back(ojson{{"Type", s.type}, {"Endpoint", s.endpoint}});
-    v["Stats"] = std::move(ss);
-  }
-  v["Elevated"] = c.elevated;
-  v["CreatedAt"] = time_value(c.created_at);
-  v["RootFsPropagation"] = c.root_fs_propagation;
-  v["ShutdownTimeout"] = c.shutdown_timeout;
-  // contd's own keys come after Go's 16 (Go decoders skip keys they do not know); a default
-  // policy is not written, so replies stay byte-identical to the Go server's.
-  if (!c.restart.is_default())
-    v["RestartPolicy"] = ojson{{"Name", c.restart.name},
-                               {"MaxRestarts", c.restart.max_restarts},
-                               {"Window", c.restart.window}};
-  if (c.has_state) {
-    // An extra key: Go decoders skip keys they do not know.
-    ojson s;
-    s["Status"] = c.state.status;
-    s["Pid"] = c.state.pid;
-    s["ExitCode"] = c.state.exit_code;
-    s["ExitedAt"] = time_value(c.state.exited_at);
-    s["OOMKilled"] = c.state.oom_killed;
-    s["StopRequested"] = c.state.stop_requested;
-    s["Restarts"] = c.state.restarts;
-    s["LastExitCode"] = c.state.last_exit_code;
-    s["LastExitedAt"] = time_value(c.state.last_exited_at);
-    s["Reason"] = c.state.reason;
-    v["State"] = std::move(s);
-  }
-  return to_bytes(v);
+  return to_bytes(write_value(c));
 }
 
 std::string decode_string(std::string_view in) {

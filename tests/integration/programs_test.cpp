@@ -92,6 +92,14 @@ TEST_CASE("contctl drives contd through every subcommand", "[programs][integrati
   auto insp = p.ctl({"inspect", p.ns, "demo", "--json"});
   REQUIRE(insp.status == 0);
   CHECK(insp.output.find("\"Status\": \"running\"") != std::string::npos);
+  // Every key of the reply, the sink lists and contd's state included.
+  auto insp_json = nlohmann::json::parse(insp.output);
+  for (const char* key : {"Name", "RootFS", "Env", "Mounts", "Logs", "Stats", "CreatedAt",
+                          "ShutdownTimeout", "State"})
+    CHECK(insp_json.contains(key));
+  CHECK(insp_json["Logs"].is_array());
+  CHECK(insp_json["State"].contains("OOMKilled"));
+  CHECK(insp_json["State"]["Restarts"] == 0);
   std::string logs;
   for (int i = 0; i < 50 && logs != "hello world\n"; ++i) {
     logs = p.ctl({"logs", p.ns, "demo"}).output;

@@ -267,7 +267,9 @@ TEST_CASE("the stored request round-trips every field", "[oci][spec]") {
   c.root_fs_propagation = "rprivate";
   c.shutdown_timeout = -5; // not valid for Run, but the codec must not care
   c.has_state = true;
-  c.state = container_state{"running", 42, 137, go_time{1700000001, 1}, true, true, 0, 0, go_time{}, ""};
+  c.state = container_state{"running", 42, 137, go_time{1700000001, 1}, true, true, 4, 1,
+                            go_time{1700000002, 3}, "backoff"};
+  c.restart = restart_policy{"on-failure", 2, 1000};
   auto text = request_to_json(c);
   auto back = request_from_json(text);
   INFO(text << " → " << back.error());
@@ -278,6 +280,47 @@ TEST_CASE("the stored request round-trips every field", "[oci][spec]") {
   auto zero_back = request_from_json(request_to_json(zero));
   REQUIRE(zero_back.ok());
   CHECK(*zero_back == zero);
+}
+
+// The stored request is compared with the one a reconcile would store (same_spec), so its bytes
+// must not change between versions of contd: these are the bytes an earlier contd stored.
+TEST_CASE("the stored request keeps the bytes earlier versions stored", "[oci][spec]") {
+  container c;
+  c.name = "all.fields";
+  c.root_fs = "/mnt/all";
+  c.env = {"A=1", "B=two words", "C="};
+  c.working_dir = "/w";
+  c.network.ns = "n-all";
+  c.mounts = {{"/a", "/b", "bind", {"ro", "rslave"}}, {"/c", "/d", "", {}}};
+  c.entrypoint = R"(/bin/x "a b")";
+  c.interactive = true;
+  c.cpu = 3;
+  c.memory = 0xFFFF'FFFF'FFFF'FFFFULL;
+  c.logs = {{"redis", {"redis://h/o", "redis://h:1/e"}}};
+  c.stats = {{"redis", "redis://h/s"}};
+  c.elevated = true;
+  c.created_at = go_time{1700000000, 123456789};
+  c.root_fs_propagation = "rprivate";
+  c.shutdown_timeout = 5;
+  c.restart = restart_policy{"on-failure", 2, 1000};
+  CHECK(request_to_json(c) == R"({"CPU":3,"CreatedAt":{"Nanos":123456789,"Seconds":1700000000},"Elevated":true,"Entrypoint":"/bin/x \"a b\"","Env":["A=1","B=two words","C="],"Interactive":true,"Logs":[{"Data":{"Stderr":"redis://h:1/e","Stdout":"redis://h/o"},"Type":"redis"}],"Memory":18446744073709551615,"Mounts":[{"Options":["ro","rslave"],"Source":"/a","Target":"/b","Type":"bind"},{"Options":[],"Source":"/c","Target":"/d","Type":""}],"Name":"all.fields","Network":{"Namespace":"n-all"},"RestartPolicy":{"MaxRestarts":2,"Name":"on-failure","Window":1000},"RootFS":"/mnt/all","RootFsPropagation":"rprivate","ShutdownTimeout":5,"Stats":[{"Endpoint":"redis://h/s","Type":"redis"}],"WorkingDir":"/w"})");
+  CHECK(request_to_json(container{}) == R"({"CPU":0,"CreatedAt":{"Nanos":0,"Seconds":-62135596800},"Elevated":false,"Entrypoint":"","Env":[],"Interactive":false,"Logs":[],"Memory":0,"Mounts":[],"Name":"","Network":{"Namespace":""},"RootFS":"","RootFsPropagation":"","ShutdownTimeout":0,"Stats":[],"WorkingDir":""})");
+}
+
+TEST_CASE("a stored State reads OOMKilled and the older spelling OomKilled", "[oci][spec]") {
+  auto now = request_from_json(R"({"State": {"Status": "stopped", "OOMKilled": true}})");
+  REQUIRE(now.ok());
+  CHECK(now->has_state);
+  CHECK(now->state.oom_killed);
+  auto before = request_from_json(R"({"State": {"Status": "stopped", "OomKilled": true}})");
+  REQUIRE(before.ok());
+  CHECK(before->state.oom_killed);
+  container c;
+  c.has_state = true;
+  c.state.oom_killed = true;
+  auto text = request_to_json(c);
+  CHECK(text.find("\"OOMKilled\":true") != std::string::npos);
+  CHECK(text.find("OomKilled") == std::string::npos);
 }
 
 TEST_CASE("the stored request rejects malformed JSON and wrong types", "[oci][spec]") {
@@ -296,17 +339,17 @@ TEST_CASE("the stored request rejects malformed JSON and wrong types", "[oci][sp
     {R"({"Memory": 1.5})", "stored request is malformed: Memory must be an unsigned integer"},
     {R"({"CPU": "1"})", "stored request is malformed: CPU must be an unsigned integer"},
     {R"({"Env": "A=1"})", "stored request is malformed: Env must be an array"},
-    {R"({"Env": [1]})", "stored request is malformed: Env must hold strings"},
+    {R"({"Env": [1]})", "stored request is malformed: Env[0] must be a string"},
     {R"({"Interactive": 1})", "stored request is malformed: Interactive must be a boolean"},
     {R"({"ShutdownTimeout": 9223372036854775808})",
      "stored request is malformed: ShutdownTimeout must be an integer in range"},
-    {R"({"Mounts": [1]})", "stored request is malformed: Mounts[] must be an object"},
+    {R"({"Mounts": [1]})", "stored request is malformed: Mounts[0] must be an object"},
     {R"({"CreatedAt": {"Seconds": 1}})",
      R"(stored request is malformed: a time must be {"Seconds": int, "Nanos": 0..999999999})"},
     {R"({"CreatedAt": {"Seconds": 1, "Nanos": 1000000000}})",
      R"(stored request is malformed: a time must be {"Seconds": int, "Nanos": 0..999999999})"},
     {R"({"State": {"Pid": 4294967296}})",
-     "stored request is malformed: Pid is out of range"},
+     "stored request is malformed: State.Pid is out of range"},
   };
   for (const auto& [text, why] : bad) {
     INFO(text);
