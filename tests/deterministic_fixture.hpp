@@ -1,4 +1,4 @@
-// A deterministic CAF fixture for Catch2 (see shared/reference/caf-0.17.md §2.3): one thread, a
+// A deterministic CAF fixture for Catch2, on CAF 0.17's test_coordinator: one thread, a
 // simulated clock, time moves only when a test says so.
 #pragma once
 

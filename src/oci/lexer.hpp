@@ -1,5 +1,5 @@
 // The entrypoint splitter, bug-for-bug compatible with the google/shlex revision the original
-// contd uses (zos-contd.md §5): callers feed Inspect's Entrypoint back into Run, so both daemons
+// contd uses (github.com/google/shlex, the 2019 revision): callers feed Inspect's Entrypoint back into Run, so both daemons
 // must split the same string into the same argv.
 #pragma once
 

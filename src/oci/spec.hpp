@@ -2,8 +2,9 @@
 // is what contd stores in containerd (Containers.Create spec), so it is also what Inspect reads
 // back.
 //
-// The base is containerd 1.6's default Unix spec (containerd.md §7.1 minus ctr's additions), with
-// the original contd's options applied in its order (zos-contd.md §4.1) plus contd's deliberate
+// The base is containerd 1.6's default Unix spec (what `ctr containers info` shows
+// for a container made with the Go client's default options, minus ctr's additions), with the
+// original contd's options applied in the original's order plus contd's deliberate
 // improvements: hostname = Name (its first 64 characters), a default PATH, a pids limit, 256 MiB really, and the request
 // itself stored as an annotation. Call validate() first; build_spec() only refuses what it cannot
 // represent.

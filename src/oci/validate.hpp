@@ -1,4 +1,5 @@
-// Validation of a Run request before anything is changed (zos-contd.md §13.2 #1). Each failure
+// Validation of a Run request before anything is changed: the original checked almost
+// nothing and left half-created containers behind on bad input. Each failure
 // is one sentence naming the field and its value, e.g.
 //   invalid Name "a b": must match ^[A-Za-z0-9]+(?:[._-](?:[A-Za-z0-9]+))*$
 // Reads the file system (stat only) but changes nothing. Time and memory are linear in the

@@ -1,4 +1,4 @@
-// The zbus v1 wire codec (shared/reference/zbus-v1.md): requests, responses, and the values of the
+// The zbus v1 wire codec (msgpack, as github.com/threefoldtech/zbus v1 writes it): requests, responses, and the values of the
 // container module, with the Go decoder's leniency on input and Go's shapes on output.
 //
 // Everything here is pure: bytes in, values out. Failures are reported as text, never as a crash,

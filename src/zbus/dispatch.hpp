@@ -1,4 +1,4 @@
-// The Go server's checks of a request (shared/reference/zbus-v1.md §9): object, method, argument
+// The Go server's checks of a request in the order the Go server makes them: object, method, argument
 // count and argument types, with its exact protocol error texts; then the typed call.
 #pragma once
 

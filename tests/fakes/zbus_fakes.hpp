@@ -1,5 +1,5 @@
 // Scheduled typed fakes for the zbus front door: a container module that behaves like the Go
-// server's test double (the values in shared/zbus-vectors), and recorders for the Redis adapters.
+// server's test double (the values in tests/data/zbus-vectors), and recorders for the Redis adapters.
 #pragma once
 
 #include <map>

@@ -84,7 +84,7 @@ public:
   void purge_namespace(const std::string& ns) const;
 
   /// The OCI runtime spec (JSON) containerd's client would generate for `ctr run --rootfs`
-  /// (reference/containerd.md §7.1) for this rootfs, with PATH set and `args` as the process.
+  /// (its default Unix spec) for this rootfs, with PATH set and `args` as the process.
   std::string spec_json(const std::string& ns, const std::string& id,
                         const std::vector<std::string>& args) const;
 

@@ -1,4 +1,4 @@
-// The entrypoint splitter must split exactly like google/shlex in the original (zos-contd.md §5):
+// The entrypoint splitter must split exactly like google/shlex in the original (its 2019 revision):
 // zdb feeds Inspect's Entrypoint back into Run, so a different split changes what runs.
 #include <catch2/catch.hpp>
 

@@ -1,5 +1,6 @@
 // The zbus v1 codec against the requests and responses captured from the upstream Go client and
-// server (tests/data/zbus-vectors, see shared/reference/zbus-v1.md §20).
+// server (tests/data/zbus-vectors: the bytes the Go zbus v1.0.1 client and server put on Redis; its
+// README says how they were made).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
