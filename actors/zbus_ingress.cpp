@@ -10,6 +10,19 @@ namespace contd {
 
 namespace {
 
+/// Wall-clock now as a Go time, from the origin and CAF's clock.
+go_time wall_now(zbus_ingress_pointer self) {
+  const auto& st = self->state;
+  auto ns = st.config.unix_origin_ns
+            + std::chrono::duration_cast<std::chrono::nanoseconds>(self->clock().now()
+                                                                   - st.clock_origin)
+                .count();
+  go_time t;
+  t.sec = ns / 1'000'000'000;
+  t.nsec = static_cast<uint32_t>(ns % 1'000'000'000);
+  return t;
+}
+
 using zbus::bytes;
 
 /// One reply: hand it to the replier and account for it.
@@ -23,20 +36,20 @@ void finish(zbus_ingress_pointer self, uint64_t call_id) {
   auto& st = self->state;
   st.active.erase(call_id);
   if (st.active.empty())
-    st.idle_since = now_go_time();
+    st.idle_since = wall_now(self);
   if (st.stats.in_flight > 0)
     st.stats.in_flight--;
   if (st.listener)
     self->send(st.listener, atom::credit_v, uint32_t{1});
 }
 
-void log_call(const zbus_ingress_state& st, uint64_t call_id, const zbus::call& c,
+void log_call(zbus_ingress_pointer self, uint64_t call_id, const zbus::call& c,
               const std::string& outcome) {
+  const auto& st = self->state;
   auto it = st.active.find(call_id);
   double ms = 0;
   if (it != st.active.end())
-    ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now()
-                                                   - it->second.started)
+    ms = std::chrono::duration<double, std::milli>(self->clock().now() - it->second.started)
            .count();
   spdlog::info("zbus {} ns=\"{}\" id=\"{}\" {:.1f}ms {}", zbus::method_name(c.m),
                log::printable(c.ns, 80), log::printable(c.id.empty() ? c.data.name : c.id, 80),
@@ -54,10 +67,10 @@ void complete(zbus_ingress_pointer self, uint64_t call_id, const zbus::request& 
       text = "internal error"; // never an empty message: Go would read it as success
     resp.call_error = text;
     resp.data = zbus::zero_result(c.m);
-    log_call(self->state, call_id, c, "error: " + log::printable(text));
+    log_call(self, call_id, c, "error: " + log::printable(text));
   } else {
     resp.data = zbus::returns_value(c.m) ? std::move(data) : std::nullopt;
-    log_call(self->state, call_id, c, "ok");
+    log_call(self, call_id, c, "ok");
   }
   send_reply(self, req.reply_to, std::move(resp));
   finish(self, call_id);
@@ -236,22 +249,11 @@ void handle_request(zbus_ingress_pointer self, const std::string& payload) {
     return;
   }
   st.active.emplace(call_id, zbus_ingress_state::active_call{
-                               checked.value->m, std::chrono::steady_clock::now(),
-                               now_go_time()});
+                               checked.value->m, self->clock().now(), wall_now(self)});
   dispatch(self, call_id, std::move(*req), std::move(*checked.value));
 }
 
 } // namespace
-
-go_time now_go_time() {
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-              std::chrono::system_clock::now().time_since_epoch())
-              .count();
-  go_time t;
-  t.sec = ns / 1'000'000'000;
-  t.nsec = static_cast<uint32_t>(ns % 1'000'000'000);
-  return t;
-}
 
 zbus_ingress_actor::behavior_type zbus_ingress(zbus_ingress_pointer self,
                                                container_module_actor module,
@@ -260,7 +262,12 @@ zbus_ingress_actor::behavior_type zbus_ingress(zbus_ingress_pointer self,
   self->state.module = std::move(module);
   self->state.replier = std::move(replier);
   self->state.config = config;
-  self->state.idle_since = now_go_time();
+  if (self->state.config.unix_origin_ns == 0)
+    self->state.config.unix_origin_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count();
+  self->state.clock_origin = self->clock().now();
+  self->state.idle_since = wall_now(self);
   return {
     [self](atom::attach, zbus_listener_actor listener) {
       auto& st = self->state;

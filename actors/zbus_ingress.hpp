@@ -8,6 +8,8 @@
 #include <map>
 #include <string>
 
+#include <caf/actor_clock.hpp>
+
 #include "messages/messages.hpp"
 #include "src/log/log.hpp"
 #include "src/zbus/codec.hpp"
@@ -18,6 +20,9 @@ namespace contd {
 struct zbus_ingress_config {
   /// At most this many calls of the object queue are out of Redis at once.
   uint32_t max_in_flight = 1024;
+  /// The wall clock at spawn in Unix ns (0: read it then). Later wall times are this plus the
+  /// time CAF's clock has advanced, so a deterministic test controls them.
+  int64_t unix_origin_ns = 0;
 };
 
 struct zbus_ingress_state {
@@ -25,7 +30,7 @@ struct zbus_ingress_state {
 
   struct active_call {
     zbus::method m;
-    std::chrono::steady_clock::time_point started;
+    caf::actor_clock::time_point started; // CAF's clock
     go_time started_wall;
   };
 
@@ -37,6 +42,7 @@ struct zbus_ingress_state {
   uint64_t next_call = 0;
   std::map<uint64_t, active_call> active;
   go_time idle_since;
+  caf::actor_clock::time_point clock_origin;
   /// Warnings about bad requests: at most 10 a minute, the rest counted (see stats).
   log::limiter bad_request_log{10, std::chrono::seconds{60}};
 };
@@ -47,8 +53,5 @@ zbus_ingress_actor::behavior_type zbus_ingress(zbus_ingress_pointer self,
                                                container_module_actor module,
                                                zbus_replier_actor replier,
                                                zbus_ingress_config config);
-
-/// Wall-clock now as a Go time.
-go_time now_go_time();
 
 } // namespace contd

@@ -40,16 +40,20 @@ zbus::bytes container_arg(const std::string& name) {
 }
 
 struct fixture : deterministic_fixture<> {
-  container_module_actor module;
+  fake_module_actor module;
   zbus_replier_actor replier;
   zbus_listener_actor listener;
   zbus_ingress_actor ingress;
+
+  /// The wall clock the ingress starts from: 2023-11-14T22:13:20Z.
+  static constexpr int64_t origin_ns = int64_t{1'700'000'000} * 1'000'000'000;
 
   explicit fixture(uint32_t max_in_flight = 1024) {
     module = sys.spawn(fake_module);
     replier = sys.spawn(fake_replier);
     listener = sys.spawn(fake_listener);
-    ingress = sys.spawn(zbus_ingress, module, replier, zbus_ingress_config{max_in_flight});
+    ingress = sys.spawn(zbus_ingress, module, replier,
+                         zbus_ingress_config{max_in_flight, origin_ns});
     run();
     self->send(ingress, atom::attach_v, listener);
     run();
@@ -69,12 +73,12 @@ struct fixture : deterministic_fixture<> {
   }
   /// Lets the fake module deliver a parked Run.
   void release(const std::string& name) {
-    caf::anon_send(module, atom::logs_v, std::string{}, "release:" + name);
+    caf::anon_send(module, release_v, name);
     run();
   }
 
   fake_module_state& module_state() {
-    return caf::actor_cast<container_module_actor::stateful_pointer<fake_module_state>>(module)
+    return caf::actor_cast<fake_module_pointer>(module)
       ->state;
   }
   ingress_stats stats() {
@@ -194,6 +198,31 @@ TEST_CASE_METHOD(fixture, "status is answered at once while calls are parked, li
   CHECK(j["Workers"][1]["State"] == "free");
   release("park1");
   CHECK(replies_state().replies.size() == 2);
+}
+
+TEST_CASE_METHOD(fixture, "the status times come from CAF's clock, not the machine's",
+                 "[zbus][ingress]") {
+  auto status_times = [&] {
+    push(vector_file("status.req.bin"), zbus::status_queue());
+    auto r = last_reply();
+    auto j = nlohmann::json::from_msgpack(r.data->begin(), r.data->end());
+    std::vector<std::pair<std::string, int64_t>> out;
+    for (const auto& w : j["Workers"]) {
+      auto t = zbus::decode_time_ext(w["StartTime"].get_binary());
+      out.emplace_back(w["State"].get<std::string>(), t.sec);
+    }
+    return out;
+  };
+  using entries = std::vector<std::pair<std::string, int64_t>>;
+  CHECK(status_times() == entries{{"free", 1'700'000'000}});
+  sched.advance_time(std::chrono::seconds{5});
+  push(zbus::encode_request(
+    make_request("p1", "Run", {zbus::encode_string("ns1"), container_arg("park1")})));
+  sched.advance_time(std::chrono::seconds{7});
+  // Busy since the Run arrived; free since the spawn (no call has finished yet).
+  CHECK(status_times() == entries{{"busy", 1'700'000'005}, {"free", 1'700'000'000}});
+  release("park1");
+  CHECK(status_times() == entries{{"free", 1'700'000'012}});
 }
 
 TEST_CASE_METHOD(fixture, "many concurrent calls complete independently and out of order",

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include <caf/atom.hpp>
 #include <caf/typed_response_promise.hpp>
 
 #include "messages/messages.hpp"
@@ -20,12 +21,27 @@ struct fake_module_state {
   std::vector<std::string> calls;
 };
 
-using fake_module_pointer = container_module_actor::stateful_pointer<fake_module_state>;
+/// Test-only control, never part of the production interface: (release, name) delivers the parked
+/// Run `name` (promises must be delivered from within the actor that made them).
+using release_atom = caf::atom_constant<caf::atom("release")>;
+constexpr release_atom release_v = release_atom::value;
+
+/// The module interface plus the test-only control; converts to container_module_actor.
+using fake_module_actor = container_module_actor::extend<caf::reacts_to<release_atom, std::string>>;
+
+using fake_module_pointer = fake_module_actor::stateful_pointer<fake_module_state>;
 
 /// The Go test double: Run -> ns-name ("fail" -> boom), Inspect -> Container, List -> [],
 /// ListNS -> [ns1 ns2], Delete("missing") -> error, everything else succeeds.
-inline container_module_actor::behavior_type fake_module(fake_module_pointer self) {
+inline fake_module_actor::behavior_type fake_module(fake_module_pointer self) {
   return {
+    [self](release_atom, const std::string& name) {
+      auto it = self->state.parked.find(name);
+      if (it != self->state.parked.end()) {
+        it->second.deliver(name + "-id");
+        self->state.parked.erase(it);
+      }
+    },
     [self](atom::run, const std::string& ns,
            const container& c) -> caf::result<std::string> {
       self->state.calls.push_back("Run " + c.name);
@@ -69,17 +85,6 @@ inline container_module_actor::behavior_type fake_module(fake_module_pointer sel
       return caf::unit;
     },
     [self](atom::logs, const std::string&, const std::string& id) -> caf::result<std::string> {
-      // Test control: "release:<name>" delivers a parked Run (promises must be delivered from
-      // within the actor).
-      if (id.rfind("release:", 0) == 0) {
-        auto name = id.substr(8);
-        auto it = self->state.parked.find(name);
-        if (it != self->state.parked.end()) {
-          it->second.deliver(name + "-id");
-          self->state.parked.erase(it);
-        }
-        return std::string{};
-      }
       self->state.calls.push_back("Logs " + id);
       return std::string{"line 1\nline 2\n"};
     },

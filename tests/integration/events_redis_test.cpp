@@ -229,7 +229,8 @@ TEST_CASE("a transition the module reports reaches a SUBSCRIBE client as the sam
   // A front door over a module that cannot take attach still serves, and publishes what it is
   // given directly.
   auto fake = sys.spawn(test::fake_module);
-  auto door2 = spawn_front_door(sys, fake, front_door_config{redis.broker(), 1024, 0.2});
+  auto door2 = spawn_front_door(sys, container_module_actor{fake},
+                                front_door_config{redis.broker(), 1024, 0.2});
   auto ev2 = make_event("ns2", "db", "started");
   caf::anon_send(door2.publisher, atom::publish_v, ev2);
   got = sub.next();

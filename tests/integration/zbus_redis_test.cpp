@@ -42,12 +42,13 @@ struct stack {
   test::redis_server redis;
   actor_config cfg;
   caf::actor_system sys{cfg};
-  container_module_actor module;
+  test::fake_module_actor module;
   contd::front_door door;
 
   stack() {
     module = sys.spawn(test::fake_module);
-    door = spawn_front_door(sys, module, front_door_config{redis.broker(), 1024, 0.2});
+    door = spawn_front_door(sys, container_module_actor{module},
+                            front_door_config{redis.broker(), 1024, 0.2});
   }
 
   ~stack() {
@@ -166,7 +167,7 @@ TEST_CASE("Redis killed and restarted: the listener reconnects and nothing poppe
   fd.redis.stop();
   std::this_thread::sleep_for(300ms); // both adapters notice the outage
   // The call completes while Redis is down: the reply is held, not dropped.
-  caf::anon_send(fd.module, atom::logs_v, std::string{}, std::string{"release:park-r1"});
+  caf::anon_send(fd.module, test::release_v, std::string{"park-r1"});
   REQUIRE(eventually([&] { return fd.stats().in_flight == 0; }));
 
   fd.redis.start(); // an empty Redis (no persistence) on the same socket
