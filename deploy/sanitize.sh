@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The sanitizer lane: a second build with AddressSanitizer and UndefinedBehaviorSanitizer
+# (CONTD_SANITIZE=ON) that runs every test not labelled `integration`: the unit tests, the
+# deterministic actor tests and the fuzz corpus replay. Dependencies are those of deploy/test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${SANITIZE_BUILD_DIR:-build-sanitize}
+JOBS=${JOBS:-$(nproc)}
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONTD_SANITIZE=ON
+cmake --build "$BUILD_DIR" -j "$JOBS"
+cd "$BUILD_DIR"
+# A leak, an out-of-bounds access or undefined behaviour aborts the test with a report.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+ctest --output-on-failure -j "${TEST_JOBS:-2}" -LE integration "$@"
