@@ -8,6 +8,8 @@
 #include <map>
 #include <string>
 
+#include <caf/typed_response_promise.hpp>
+
 #include "messages/messages.hpp"
 #include "src/log/log.hpp"
 #include "src/zbus/codec.hpp"
@@ -37,6 +39,11 @@ struct zbus_ingress_state {
   uint64_t next_call = 0;
   std::map<uint64_t, active_call> active;
   go_time idle_since;
+  /// Drain requests waiting for the calls in flight to end, by number.
+  std::map<uint64_t, caf::typed_response_promise<uint64_t>> drains;
+  uint64_t next_drain = 0;
+  /// A drain with a zero timespan came: no drain waits any more.
+  bool drain_cut = false;
   /// Warnings about bad requests: at most 10 a minute, the rest counted (see stats).
   log::limiter bad_request_log{10, std::chrono::seconds{60}};
 };
