@@ -31,6 +31,14 @@ void send_reply(zbus_ingress_pointer self, const std::string& reply_to, zbus::re
   self->send(self->state.replier, atom::reply_v, reply_to, zbus::encode_response(resp));
 }
 
+/// Answers every waiting drain with the number of calls in flight now.
+void answer_drains(zbus_ingress_pointer self) {
+  auto drains = std::move(self->state.drains);
+  self->state.drains.clear();
+  for (auto& [n, promise] : drains)
+    promise.deliver(uint64_t{self->state.stats.in_flight});
+}
+
 /// A call of the object queue is over: return its credit to the listener.
 void finish(zbus_ingress_pointer self, uint64_t call_id) {
   auto& st = self->state;
@@ -41,6 +49,8 @@ void finish(zbus_ingress_pointer self, uint64_t call_id) {
     st.stats.in_flight--;
   if (st.listener)
     self->send(st.listener, atom::credit_v, uint32_t{1});
+  if (st.stats.in_flight == 0 && !st.drains.empty())
+    answer_drains(self);
 }
 
 void log_call(zbus_ingress_pointer self, uint64_t call_id, const zbus::call& c,
@@ -285,6 +295,31 @@ zbus_ingress_actor::behavior_type zbus_ingress(zbus_ingress_pointer self,
         handle_request(self, bytes);
     },
     [self](atom::stats) { return self->state.stats; },
+    [self](atom::drain, caf::timespan within) -> caf::result<uint64_t> {
+      auto& st = self->state;
+      if (st.stats.in_flight == 0)
+        return uint64_t{0};
+      if (within <= caf::timespan::zero())
+        st.drain_cut = true;
+      if (st.drain_cut) {
+        answer_drains(self);
+        return uint64_t{st.stats.in_flight};
+      }
+      auto n = st.next_drain++;
+      auto promise = self->make_response_promise<uint64_t>();
+      st.drains.emplace(n, promise);
+      self->delayed_send(self, within, atom::timer_v, n);
+      return promise;
+    },
+    [self](atom::timer, uint64_t n) {
+      auto& st = self->state;
+      auto it = st.drains.find(n);
+      if (it == st.drains.end())
+        return; // answered when the last call ended
+      auto promise = std::move(it->second);
+      st.drains.erase(it);
+      promise.deliver(uint64_t{st.stats.in_flight});
+    },
   };
 }
 

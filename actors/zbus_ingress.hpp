@@ -9,6 +9,7 @@
 #include <string>
 
 #include <caf/actor_clock.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "messages/messages.hpp"
 #include "src/log/log.hpp"
@@ -43,6 +44,11 @@ struct zbus_ingress_state {
   std::map<uint64_t, active_call> active;
   go_time idle_since;
   caf::actor_clock::time_point clock_origin;
+  /// Drain requests waiting for the calls in flight to end, by number.
+  std::map<uint64_t, caf::typed_response_promise<uint64_t>> drains;
+  uint64_t next_drain = 0;
+  /// A drain with a zero timespan came: no drain waits any more.
+  bool drain_cut = false;
   /// Warnings about bad requests: at most 10 a minute, the rest counted (see stats).
   log::limiter bad_request_log{10, std::chrono::seconds{60}};
 };

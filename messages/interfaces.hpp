@@ -68,7 +68,13 @@ using zbus_ingress_actor = caf::typed_actor<
   // one payload popped from <queue>
   caf::reacts_to<atom::payload, std::string, std::string>,
   // counters
-  caf::replies_to<atom::stats>::with<ingress_stats>>;
+  caf::replies_to<atom::stats>::with<ingress_stats>,
+  // answers once no call of the object queue is in flight, or when the timespan has passed,
+  // with the number of calls still in flight then (0 unless the time ran out); a zero timespan
+  // answers at once and makes every drain, waiting or later, answer at once too
+  caf::replies_to<atom::drain, caf::timespan>::with<uint64_t>,
+  // internal: the time of waiting drain n has passed
+  caf::reacts_to<atom::timer, uint64_t>>;
 
 // --- containerd adapter --------------------------------------------------------------------
 // The only actor that speaks gRPC. Every handler starts an asynchronous call with a deadline (the

@@ -1,7 +1,12 @@
 #include "src/front_door.hpp"
 
+#include <chrono>
+
 #include <caf/actor_system.hpp>
+#include <caf/after.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
+#include <caf/system_messages.hpp>
 
 #include "actors/zbus_ingress.hpp"
 #include "actors/zbus_redis.hpp"
@@ -36,6 +41,32 @@ front_door spawn_front_door(caf::actor_system& sys, const module_actor& module,
 
 void attach_publisher(const front_door& fd, const module_actor& module) {
   caf::anon_send(module, atom::attach_v, event_publisher_actor{fd.publisher});
+}
+
+drain_report drain_front_door(caf::actor_system& sys, const front_door& fd,
+                              caf::timespan deadline) {
+  using namespace std::chrono_literals;
+  drain_report report;
+  caf::scoped_actor self{sys};
+  // The listener ends after its current BLPOP; a payload popped meanwhile reaches the ingress
+  // before the drain does.
+  self->monitor(fd.listener);
+  caf::anon_send_exit(fd.listener, caf::exit_reason::user_shutdown);
+  self->receive([](caf::down_msg&) {}, caf::after(std::chrono::seconds{10}) >> [] {});
+  // The ingress answers by the deadline; the margin only covers an ingress that is gone.
+  self->request(fd.ingress, deadline + 5s, atom::drain_v, deadline)
+    .receive([&](uint64_t n) { report.calls_in_flight = n; }, [&](caf::error&) {});
+  // The replies handed over so far go out before the replier stops.
+  self->request(fd.replier, 10s, atom::drain_v)
+    .receive([&](uint64_t n) { report.replies_held = n; }, [&](caf::error&) {});
+  // Likewise the state transitions of the shutdown itself.
+  self->request(fd.publisher, 5s, atom::drain_v)
+    .receive([&](uint64_t n) { report.events_held = n; }, [&](caf::error&) {});
+  return report;
+}
+
+void cut_drain_short(const front_door& fd) {
+  caf::anon_send(fd.ingress, atom::drain_v, caf::timespan::zero());
 }
 
 void stop_front_door(const front_door& fd) {

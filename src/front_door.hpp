@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include <caf/fwd.hpp>
+#include <caf/timespan.hpp>
 
 #include "messages/messages.hpp"
 #include "src/zbus/redis_link.hpp"
@@ -42,7 +43,29 @@ front_door spawn_front_door(caf::actor_system& sys, const module_actor& module,
 /// Makes the module send its state transitions to the front door's publisher.
 void attach_publisher(const front_door& fd, const module_actor& module);
 
-/// Stops all four at once (contd's main stops the listener first and drains; tests need not).
+/// What a drain left behind; all zero after a clean one.
+struct drain_report {
+  /// Calls of the object queue not answered when the wait ended.
+  uint64_t calls_in_flight = 0;
+  /// Replies the replier could not deliver (Redis unavailable).
+  uint64_t replies_held = 0;
+  /// Container events the publisher could not publish (Redis unavailable).
+  uint64_t events_held = 0;
+};
+
+/// A graceful stop, blocking the caller: the listener stops (no new requests; its last BLPOP
+/// ends within front_door_config::pop_timeout_s), the ingress answers once every call in flight
+/// is answered or `deadline` has passed (it tells, nobody polls), then the replier and the
+/// publisher push out what they still hold. The ingress, replier and publisher keep running
+/// until stop_front_door().
+drain_report drain_front_door(caf::actor_system& sys, const front_door& fd,
+                              caf::timespan deadline);
+
+/// Makes a drain_front_door() waiting for calls in flight stop waiting at once (from any
+/// thread, e.g. on a second signal); the replies and events still go out.
+void cut_drain_short(const front_door& fd);
+
+/// Stops all four at once (contd's main drains first; tests need not).
 void stop_front_door(const front_door& fd);
 
 } // namespace contd

@@ -18,11 +18,13 @@
 #include <nlohmann/json.hpp>
 
 #include "messages/fields_json.hpp"
+#include "src/contctl/command_line.hpp"
 #include "src/zbus/client.hpp"
 #include "src/zbus/codec.hpp"
 #include "src/zbus/redis_link.hpp"
 
 using namespace contd;
+using contd::ctl::usage_text;
 using namespace std::chrono_literals;
 
 namespace {
@@ -31,34 +33,6 @@ constexpr int exit_ok = 0;
 constexpr int exit_failed = 1;
 constexpr int exit_usage = 2;
 constexpr int exit_unreachable = 3;
-
-const char* usage_text =
-  R"(usage: contctl [--broker URL] [--timeout DURATION] [--json] COMMAND
-
-commands:
-  status                          health of contd (the zbus status object)
-  ns                              list namespaces
-  ls [-q] [NS]                    containers with their status and restarts (all namespaces
-                                  without NS; -q: ids only)
-  run NS NAME --rootfs DIR --netns NAME [--env K=V]... [--mount SRC:DST[:ro]]...
-      [--memory 256M] [--cpu 1] [--workdir DIR] [--interactive] [--elevated]
-      [--shutdown-timeout 5s] [--propagation MODE] -- CMD [ARG...]
-  inspect NS ID [--json]          show a container and its state
-  exec NS ID [--timeout 10s] -- CMD [ARG...]
-  logs [-f] NS ID                 the last 100 lines of the container's output; -f keeps
-                                  following it (polls Logs; until Ctrl-C)
-  stats [NS [ID]] [--watch]       memory, CPU and pids of running containers; --watch
-                                  refreshes every 2 s (until Ctrl-C)
-  stop NS ID                      SignalDelete: SIGTERM, do not wait
-  rm NS ID                        Delete: stop gracefully and remove
-  events [NS] [--json]            follow container state transitions (of NS only with NS), one
-                                  line each, until Ctrl-C; events while nobody listens are lost
-
-options:
-  --broker URL     Redis broker (default unix:///var/run/redis.sock)
-  --timeout D      how long to wait for contd (default 30s)
-  --json           machine-readable output
-)";
 
 struct usage_error {
   std::string text;
@@ -239,45 +213,35 @@ nlohmann::ordered_json container_json(const container& c) {
 
 class cli {
 public:
-  std::string broker = "unix:///var/run/redis.sock";
+  std::string broker;
   std::chrono::milliseconds timeout = 30s;
   bool json = false;
 
-  int run(std::vector<std::string> args) {
-    // Global options may precede the command.
-    std::vector<std::string> rest;
-    for (size_t i = 0; i < args.size(); ++i) {
-      const auto& a = args[i];
-      if (!rest.empty()) {
-        rest.push_back(a);
-        continue;
-      }
-      if (a == "--broker" || a == "-broker") {
-        broker = value(args, i);
-      } else if (a.rfind("--broker=", 0) == 0) {
-        broker = a.substr(9);
-      } else if (a == "--timeout") {
-        timeout = duration_ms(value(args, i));
-      } else if (a == "--json") {
-        json = true;
-      } else if (a == "-h" || a == "--help" || a == "help") {
-        std::cout << usage_text;
-        std::exit(exit_ok);
-      } else if (!a.empty() && a[0] == '-') {
-        throw usage_error{"unknown option " + a};
-      } else {
-        rest.push_back(a);
-      }
+  int run(int argc, char** argv) {
+    std::string error;
+    auto parsed = ctl::parse_command_line(argc, argv, error);
+    if (!parsed)
+      throw usage_error{error};
+    inv_ = std::move(*parsed);
+    if (inv_.help) {
+      std::cout << usage_text;
+      return exit_ok;
     }
-    if (rest.empty())
-      throw usage_error{"no command"};
+    if (inv_.version) {
+      std::cout << "contctl " << CONTD_VERSION << "\n";
+      return exit_ok;
+    }
+    broker = inv_.broker;
+    json = inv_.json;
+    if (inv_.timeout)
+      timeout = duration_ms(*inv_.timeout);
     std::string err;
     auto url = zbus::parse_broker_url(broker, err);
     if (!url)
       throw usage_error{err};
     client_.emplace(*url);
-    auto cmd = rest[0];
-    std::vector<std::string> params(rest.begin() + 1, rest.end());
+    const auto& cmd = inv_.command;
+    auto& params = inv_.params;
     if (cmd == "status")
       return status(params);
     if (cmd == "ns")
@@ -305,28 +269,14 @@ public:
 
 private:
   std::optional<zbus::client> client_;
-
-  static std::string value(const std::vector<std::string>& args, size_t& i) {
-    if (i + 1 >= args.size())
-      throw usage_error{args[i] + " needs a value"};
-    return args[++i];
-  }
+  /// The command line, parsed.
+  ctl::invocation inv_;
 
   static std::chrono::milliseconds duration_ms(const std::string& s) {
     auto ns = parse_duration_ns(s);
     if (!ns || *ns <= 0)
       throw usage_error{"bad duration '" + s + "'"};
     return std::chrono::milliseconds{*ns / 1'000'000};
-  }
-
-  /// Flags among positional parameters (after the command).
-  void take_flag(std::vector<std::string>& params, const std::string& name, bool& out) {
-    for (auto it = params.begin(); it != params.end(); ++it)
-      if (*it == name) {
-        out = true;
-        params.erase(it);
-        return;
-      }
   }
 
   static void need(const std::vector<std::string>& params, size_t n, const char* what) {
@@ -421,8 +371,7 @@ private:
   /// A table of NAMESPACE, ID, STATUS, RESTARTS, PID (one Inspect per container; STATUS is the
   /// supervisor's: running, restarting, failed, stuck, ...); --json: objects.
   int list(std::vector<std::string>& params) {
-    bool ids_only = false;
-    take_flag(params, "-q", ids_only);
+    bool ids_only = inv_.ids_only;
     if (params.size() > 1)
       throw usage_error{"expecting ls [-q] [NS]"};
     int rc = 0;
@@ -481,72 +430,47 @@ private:
   }
 
   int run_container(std::vector<std::string>& params) {
-    container c;
-    std::vector<std::string> positional, command;
-    bool saw_dashes = false;
-    for (size_t i = 0; i < params.size(); ++i) {
-      const auto& a = params[i];
-      if (saw_dashes) {
-        command.push_back(a);
-      } else if (a == "--") {
-        saw_dashes = true;
-      } else if (a == "--rootfs") {
-        c.root_fs = value(params, i);
-      } else if (a == "--netns") {
-        c.network.ns = value(params, i);
-      } else if (a == "--env") {
-        c.env.push_back(value(params, i));
-      } else if (a == "--workdir") {
-        c.working_dir = value(params, i);
-      } else if (a == "--mount") {
-        auto spec = value(params, i);
-        mount_info m;
-        auto p1 = spec.find(':');
-        if (p1 == std::string::npos)
-          throw usage_error{"--mount SRC:DST[:ro], got '" + spec + "'"};
-        m.source = spec.substr(0, p1);
-        auto rest = spec.substr(p1 + 1);
-        auto p2 = rest.find(':');
-        m.target = rest.substr(0, p2);
-        if (p2 != std::string::npos) {
-          auto mode = rest.substr(p2 + 1);
-          if (mode != "ro" && mode != "rw")
-            throw usage_error{"--mount mode must be ro or rw, got '" + mode + "'"};
-          m.type = "bind";
-          m.options = {"rbind", mode};
-        }
-        c.mounts.push_back(m);
-      } else if (a == "--memory") {
-        auto v = value(params, i);
-        auto sz = parse_size(v);
-        if (!sz)
-          throw usage_error{"bad size '" + v + "'"};
-        c.memory = *sz;
-      } else if (a == "--cpu") {
-        auto v = value(params, i);
-        char* end = nullptr;
-        auto n = std::strtoull(v.c_str(), &end, 10);
-        if (v.empty() || *end != '\0')
-          throw usage_error{"bad --cpu '" + v + "'"};
-        c.cpu = n;
-      } else if (a == "--interactive") {
-        c.interactive = true;
-      } else if (a == "--elevated") {
-        c.elevated = true;
-      } else if (a == "--shutdown-timeout") {
-        auto v = value(params, i);
-        auto ns = parse_duration_ns(v);
-        if (!ns)
-          throw usage_error{"bad duration '" + v + "'"};
-        c.shutdown_timeout = *ns;
-      } else if (a == "--propagation") {
-        c.root_fs_propagation = value(params, i);
-      } else if (!a.empty() && a[0] == '-') {
-        throw usage_error{"unknown option " + a};
-      } else {
-        positional.push_back(a);
+    container c = inv_.spec;
+    for (const auto& spec : inv_.mounts) {
+      mount_info m;
+      auto p1 = spec.find(':');
+      if (p1 == std::string::npos)
+        throw usage_error{"--mount SRC:DST[:ro], got '" + spec + "'"};
+      m.source = spec.substr(0, p1);
+      auto rest = spec.substr(p1 + 1);
+      auto p2 = rest.find(':');
+      m.target = rest.substr(0, p2);
+      if (p2 != std::string::npos) {
+        auto mode = rest.substr(p2 + 1);
+        if (mode != "ro" && mode != "rw")
+          throw usage_error{"--mount mode must be ro or rw, got '" + mode + "'"};
+        m.type = "bind";
+        m.options = {"rbind", mode};
       }
+      c.mounts.push_back(m);
     }
+    if (inv_.memory) {
+      auto sz = parse_size(*inv_.memory);
+      if (!sz)
+        throw usage_error{"bad size '" + *inv_.memory + "'"};
+      c.memory = *sz;
+    }
+    if (inv_.cpu) {
+      const auto& v = *inv_.cpu;
+      char* end = nullptr;
+      auto n = std::strtoull(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0')
+        throw usage_error{"bad --cpu '" + v + "'"};
+      c.cpu = n;
+    }
+    if (inv_.shutdown_timeout) {
+      auto ns = parse_duration_ns(*inv_.shutdown_timeout);
+      if (!ns)
+        throw usage_error{"bad duration '" + *inv_.shutdown_timeout + "'"};
+      c.shutdown_timeout = *ns;
+    }
+    const auto& positional = params;
+    const auto& command = inv_.command_line;
     if (positional.size() != 2)
       throw usage_error{"expecting run NS NAME ... -- CMD [ARG...]"};
     if (command.empty() && !c.interactive)
@@ -567,8 +491,7 @@ private:
   }
 
   int inspect(std::vector<std::string>& params) {
-    bool as_json = json;
-    take_flag(params, "--json", as_json);
+    bool as_json = json || inv_.command_json;
     need(params, 2, "inspect NS ID");
     int rc = 0;
     auto r =
@@ -620,23 +543,14 @@ private:
   }
 
   int exec(std::vector<std::string>& params) {
-    std::vector<std::string> positional, command;
+    const auto& positional = params;
+    const auto& command = inv_.command_line;
     int64_t exec_timeout = 10'000'000'000;
-    bool saw_dashes = false;
-    for (size_t i = 0; i < params.size(); ++i) {
-      const auto& a = params[i];
-      if (saw_dashes)
-        command.push_back(a);
-      else if (a == "--")
-        saw_dashes = true;
-      else if (a == "--timeout") {
-        auto v = value(params, i);
-        auto ns = parse_duration_ns(v);
-        if (!ns || *ns <= 0)
-          throw usage_error{"bad duration '" + v + "'"};
-        exec_timeout = *ns;
-      } else
-        positional.push_back(a);
+    if (inv_.exec_timeout) {
+      auto ns = parse_duration_ns(*inv_.exec_timeout);
+      if (!ns || *ns <= 0)
+        throw usage_error{"bad duration '" + *inv_.exec_timeout + "'"};
+      exec_timeout = *ns;
     }
     if (positional.size() != 2 || command.empty())
       throw usage_error{"expecting exec NS ID [--timeout D] -- CMD [ARG...]"};
@@ -691,9 +605,7 @@ private:
   }
 
   int logs(std::vector<std::string>& params) {
-    bool follow = false;
-    take_flag(params, "-f", follow);
-    take_flag(params, "--follow", follow);
+    bool follow = inv_.follow;
     need(params, 2, "logs [-f] NS ID");
     int rc = 0;
     auto r = call("Logs", {zbus::encode_string(params[0]), zbus::encode_string(params[1])}, rc);
@@ -743,9 +655,7 @@ private:
 
   /// Stats of NS/ID, of every container of NS, or of every container.
   int stats(std::vector<std::string>& params) {
-    bool watch = false;
-    take_flag(params, "--watch", watch);
-    take_flag(params, "-w", watch);
+    bool watch = inv_.watch;
     if (params.size() > 2)
       throw usage_error{"expecting stats [NS [ID]] [--watch]"};
     if (watch)
@@ -829,8 +739,7 @@ private:
   /// Reconnects with backoff when Redis goes away; pub/sub does not replay what was missed.
   /// Payloads come from the wire: a malformed one is reported on stderr and skipped.
   int events(const zbus::broker_url& url, std::vector<std::string>& params) {
-    bool as_json = json;
-    take_flag(params, "--json", as_json);
+    bool as_json = json || inv_.command_json;
     if (params.size() > 1)
       throw usage_error{"expecting events [NS] [--json]"};
     std::optional<std::string> only_ns;
@@ -914,10 +823,9 @@ private:
 } // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
   try {
     cli c;
-    return c.run(std::move(args));
+    return c.run(argc, argv);
   } catch (const usage_error& e) {
     std::cerr << "contctl: " << e.text << "\n\n" << usage_text;
     return exit_usage;

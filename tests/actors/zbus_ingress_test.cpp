@@ -382,3 +382,76 @@ TEST_CASE_METHOD(fixture, "an Exec timeout beyond int64 is refused with what is 
         == "invalid argument [2]: time.Duration 18446744073709551615ns is out of range");
   CHECK(module_state().calls.empty());
 }
+
+namespace {
+
+/// Pushes a Run the fake module parks until release(name).
+void park(fixture& f, const std::string& name) {
+  f.push(zbus::encode_request(
+    make_request("id-" + name, "Run", {zbus::encode_string("ns1"), container_arg(name)})));
+}
+
+/// The answer to a drain sent earlier, if it has come.
+template <class Handle>
+std::optional<uint64_t> drain_answer(fixture& f, Handle& rh) {
+  if (f.self->peek_at_next_mailbox_element() == nullptr)
+    return std::nullopt;
+  std::optional<uint64_t> out;
+  rh.receive([&](uint64_t n) { out = n; }, [&](caf::error&) {});
+  return out;
+}
+
+} // namespace
+
+TEST_CASE_METHOD(fixture, "a drain with nothing in flight answers 0 at once", "[zbus][ingress]") {
+  auto left = request<uint64_t>(ingress, atom::drain_v, caf::timespan{std::chrono::seconds{60}});
+  REQUIRE(left);
+  CHECK(*left == 0);
+}
+
+TEST_CASE_METHOD(fixture, "a drain answers when the last call in flight is answered",
+                 "[zbus][ingress]") {
+  park(*this, "park1");
+  park(*this, "park2");
+  auto rh = self->request(ingress, caf::infinite, atom::drain_v,
+                          caf::timespan{std::chrono::seconds{60}});
+  run();
+  CHECK_FALSE(drain_answer(*this, rh));
+  release("park1");
+  CHECK_FALSE(drain_answer(*this, rh));
+  release("park2");
+  CHECK(drain_answer(*this, rh) == uint64_t{0});
+  CHECK(replies_state().replies.size() == 2);
+}
+
+TEST_CASE_METHOD(fixture, "a drain whose time passes answers with the calls still in flight",
+                 "[zbus][ingress]") {
+  park(*this, "park1");
+  auto rh = self->request(ingress, caf::infinite, atom::drain_v,
+                          caf::timespan{std::chrono::seconds{1}});
+  run();
+  CHECK_FALSE(drain_answer(*this, rh));
+  sched.trigger_timeouts();
+  run();
+  CHECK(drain_answer(*this, rh) == uint64_t{1});
+  release("park1"); // answered late all the same
+  CHECK(replies_state().replies.size() == 1);
+}
+
+TEST_CASE_METHOD(fixture, "a drain with a zero timespan cuts every drain short, now and later",
+                 "[zbus][ingress]") {
+  park(*this, "park1");
+  park(*this, "park2");
+  auto rh = self->request(ingress, caf::infinite, atom::drain_v,
+                          caf::timespan{std::chrono::seconds{60}});
+  run();
+  CHECK_FALSE(drain_answer(*this, rh));
+  caf::anon_send(ingress, atom::drain_v, caf::timespan::zero());
+  run();
+  CHECK(drain_answer(*this, rh) == uint64_t{2});
+  auto later = request<uint64_t>(ingress, atom::drain_v, caf::timespan{std::chrono::seconds{60}});
+  REQUIRE(later);
+  CHECK(*later == 2);
+  release("park1");
+  release("park2");
+}

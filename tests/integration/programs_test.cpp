@@ -140,6 +140,31 @@ TEST_CASE("SIGTERM while a request is in flight: it is answered and contd exits 
   CHECK(p.ctrd.ctr({"-n", p.ns, "containers", "ls", "-q"}).output.empty());
 }
 
+TEST_CASE("a second SIGTERM stops the wait for calls in flight and contd exits 0",
+          "[programs][integration]") {
+  programs p;
+  p.start_contd();
+  REQUIRE(p.ready());
+  REQUIRE(p.ctl({"run", p.ns, "deafer", "--rootfs", p.ctrd.rootfs().string(), "--netns",
+                 p.net.name, "--shutdown-timeout", "30s", "--", "/bin/sleep", "1000"})
+            .status
+          == 0);
+  // rm waits out the 30 s grace; the first SIGTERM would wait for it, the second does not.
+  auto rm = std::async(std::launch::async,
+                       [&] { return p.ctl({"--timeout", "5s", "rm", p.ns, "deafer"}); });
+  std::this_thread::sleep_for(700ms);
+  auto start = std::chrono::steady_clock::now();
+  kill(p.contd->pid, SIGTERM);
+  std::this_thread::sleep_for(1500ms);
+  kill(p.contd->pid, SIGTERM);
+  CHECK(p.contd->wait_exit(20s) == 0);
+  CHECK(std::chrono::steady_clock::now() - start < 20s);
+  INFO(p.contd->output());
+  CHECK(p.contd->output().find("second signal") != std::string::npos);
+  CHECK(p.contd->output().find("1 calls still in flight") != std::string::npos);
+  CHECK(rm.get().status != 0); // never answered
+}
+
 TEST_CASE("contd started before containerd becomes ready once containerd appears",
           "[programs][integration]") {
   programs p;

@@ -1,0 +1,254 @@
+#include "src/contd/flags.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <spdlog/common.h>
+
+namespace contd::flags {
+
+const char* const usage = R"(usage: contd [flags]
+
+  --broker URL          Redis broker, unix:///path or tcp://[password@]host:port
+                        (default unix:///var/run/redis.sock)
+  --root DIR            working directory; logs in DIR/logs (default /var/cache/modules/contd)
+  --containerd SOCKET   containerd's socket (default /run/containerd/containerd.sock)
+  --netns-dir DIR       named network namespaces (default /var/run/netns)
+  --corex PATH          coreX binary for interactive containers (default /usr/bin/corex)
+  --max-inflight N      calls out of Redis at once (default 1024)
+  --log-max-size SIZE   cap of one container's log plus its rotated file, in bytes or with
+                        a K, M or G suffix (default 10M; at least 64K)
+  --logger PATH         the contd-logger program the shim starts for every task
+                        (default: contd-logger next to contd)
+  --log-level LEVEL     trace, debug, info, warn, error (default info)
+  --log-format FORMAT   text or json (default text)
+  --config FILE         read flags from FILE (lines "name = value"; flags given here win)
+  --version             print the version and exit
+  --help                this text
+
+Flags accept -name value, --name value and --name=value, like the Go original.
+)";
+
+namespace {
+
+/// The flags that take a value, with their defaults as text ("config" has none).
+std::map<std::string, std::string> default_values() {
+  return {
+    {"broker", "unix:///var/run/redis.sock"},
+    {"root", "/var/cache/modules/contd"},
+    {"containerd", "/run/containerd/containerd.sock"},
+    {"netns-dir", "/var/run/netns"},
+    {"corex", "/usr/bin/corex"},
+    {"max-inflight", "1024"},
+    {"log-max-size", "10M"},
+    {"logger", ""},
+    {"log-level", "info"},
+    {"log-format", "text"},
+  };
+}
+
+bool is_value_flag(const std::string& name) {
+  return name == "config" || default_values().count(name) > 0;
+}
+
+std::string trim(const std::string& s) {
+  auto b = s.find_first_not_of(" \t\r\n");
+  auto e = s.find_last_not_of(" \t\r\n");
+  return b == std::string::npos ? std::string{} : s.substr(b, e - b + 1);
+}
+
+struct command_line {
+  std::map<std::string, std::string> given;
+  bool help = false;
+  bool version = false;
+};
+
+/// Go-flag style: -name value, --name value, -name=value, --name=value. The last of a repeated
+/// flag wins.
+bool parse_argv(const std::vector<std::string>& args, command_line& out, std::string& error) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const auto& a = args[i];
+    if (a.size() < 2 || a[0] != '-') {
+      error = "unexpected argument '" + a + "'";
+      return false;
+    }
+    auto name = a.substr(a[1] == '-' ? 2 : 1);
+    std::optional<std::string> value;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    if (name == "help" || name == "h") {
+      out.help = true;
+      continue;
+    }
+    if (name == "version" || name == "v") {
+      out.version = true;
+      continue;
+    }
+    if (!is_value_flag(name)) {
+      error = "unknown flag '" + a + "'";
+      return false;
+    }
+    if (!value) {
+      if (i + 1 >= args.size()) {
+        error = "flag --" + name + " needs a value";
+        return false;
+      }
+      value = args[++i];
+    }
+    out.given[name] = *value;
+  }
+  return true;
+}
+
+/// Lines "name = value" (or "name: value"); '#' starts a comment; a value may be in double
+/// quotes. Every flag that takes a value except "config" may appear.
+bool apply_config(const std::string& path, const std::string& text,
+                  std::map<std::string, std::string>& values, std::string& error) {
+  std::istringstream in{text};
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    line = trim(line.substr(0, line.find('#')));
+    if (line.empty())
+      continue;
+    auto eq = line.find_first_of("=:");
+    if (eq == std::string::npos) {
+      error = path + ":" + std::to_string(n) + ": expecting 'name = value'";
+      return false;
+    }
+    auto name = trim(line.substr(0, eq));
+    auto value = trim(line.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      value = value.substr(1, value.size() - 2);
+    if (!is_value_flag(name) || name == "config") {
+      error = path + ":" + std::to_string(n) + ": unknown setting '" + name + "'";
+      return false;
+    }
+    values[name] = value;
+  }
+  return true;
+}
+
+bool is_level(const std::string& level) {
+  auto lvl = spdlog::level::from_str(level);
+  return lvl != spdlog::level::off || level == "off";
+}
+
+/// The values as settings, checked in the order contd always checked them.
+bool to_settings(const std::map<std::string, std::string>& v, settings& s, std::string& error) {
+  auto broker = zbus::parse_broker_url(v.at("broker"), error);
+  if (!broker)
+    return false;
+  s.broker = *broker;
+  const auto& inflight = v.at("max-inflight");
+  if (inflight.empty() || inflight.size() > 7
+      || inflight.find_first_not_of("0123456789") != std::string::npos
+      || std::stoul(inflight) == 0 || std::stoul(inflight) > 1'000'000) {
+    error = "--max-inflight must be between 1 and 1000000";
+    return false;
+  }
+  s.max_inflight = static_cast<uint32_t>(std::stoul(inflight));
+  s.root = v.at("root");
+  if (!std::filesystem::path{s.root}.is_absolute()) {
+    error = "--root must be an absolute path";
+    return false;
+  }
+  s.log_level = v.at("log-level");
+  if (!is_level(s.log_level)) {
+    error = "bad --log-level '" + s.log_level
+            + "': expecting trace, debug, info, warn, error, critical or off";
+    return false;
+  }
+  s.log_format = v.at("log-format");
+  if (s.log_format != "text" && s.log_format != "json") {
+    error = "bad --log-format '" + s.log_format + "': expecting text or json";
+    return false;
+  }
+  auto log_max = parse_size(v.at("log-max-size"));
+  if (!log_max || *log_max < (64u << 10) || *log_max > (1ull << 40)) {
+    error = "--log-max-size must be a size from 64K to 1024G";
+    return false;
+  }
+  s.log_max_size = *log_max;
+  s.logger = v.at("logger");
+  if (!s.logger.empty() && !std::filesystem::path{s.logger}.is_absolute()) {
+    error = "--logger must be an absolute path";
+    return false;
+  }
+  s.containerd = v.at("containerd");
+  s.netns_dir = v.at("netns-dir");
+  s.corex = v.at("corex");
+  return true;
+}
+
+} // namespace
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in)
+    return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad())
+    return std::nullopt;
+  return text.str();
+}
+
+result parse(const std::vector<std::string>& args, const file_reader& read) {
+  result r;
+  command_line cl;
+  if (!parse_argv(args, cl, r.error))
+    return r;
+  if (cl.help || cl.version) {
+    r.value.emplace();
+    r.value->help = cl.help;
+    r.value->version = cl.version;
+    return r;
+  }
+  auto values = default_values();
+  if (auto it = cl.given.find("config"); it != cl.given.end()) {
+    auto text = read(it->second);
+    if (!text) {
+      r.error = "cannot read config file '" + it->second + "'";
+      return r;
+    }
+    if (!apply_config(it->second, *text, values, r.error))
+      return r;
+  }
+  for (auto& [name, value] : cl.given)
+    if (name != "config")
+      values[name] = value;
+  settings s;
+  if (!to_settings(values, s, r.error))
+    return r;
+  r.value = std::move(s);
+  return r;
+}
+
+std::optional<uint64_t> parse_size(const std::string& text) {
+  if (text.empty())
+    return std::nullopt;
+  unsigned shift = 0;
+  auto digits = text;
+  switch (text.back()) {
+    case 'K': case 'k': shift = 10; digits.pop_back(); break;
+    case 'M': case 'm': shift = 20; digits.pop_back(); break;
+    case 'G': case 'g': shift = 30; digits.pop_back(); break;
+    default: break;
+  }
+  if (digits.empty() || digits.size() > 20
+      || digits.find_first_not_of("0123456789") != std::string::npos
+      || (digits.size() == 20 && digits > "18446744073709551615"))
+    return std::nullopt;
+  uint64_t n = std::stoull(digits);
+  if (n > (UINT64_MAX >> shift))
+    return std::nullopt;
+  return n << shift;
+}
+
+} // namespace contd::flags
