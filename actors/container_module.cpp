@@ -20,8 +20,8 @@ caf::expected<tenant_actor> tenant_of(container_module_pointer self, const std::
   auto it = st.tenants.find(ns);
   if (it != st.tenants.end())
     return it->second;
-  auto t = self->spawn<caf::linked>(tenant, ns, st.config, module_actor{self}, st.client,
-                                    st.builder);
+  auto t =
+    self->spawn<caf::linked>(tenant, ns, st.config, module_actor{self}, st.client, st.builder);
   if (st.reaper)
     self->send(t, atom::attach_v, st.reaper);
   if (st.io)
@@ -50,8 +50,7 @@ caf::result<std::vector<std::string>> list_all(container_module_pointer self) {
         auto g = std::make_shared<gather>(gather{names.size(), {}});
         for (const auto& ns : names) {
           self
-            ->request(self->state.client, timeout, atom::ctr_list_v, ns,
-                      std::vector<std::string>{})
+            ->request(self->state.client, timeout, atom::ctr_list_v, ns, std::vector<std::string>{})
             .then(
               [g, rp](std::vector<container_record>& recs) mutable {
                 for (auto& r : recs)
@@ -95,19 +94,19 @@ void remove_namespace_if_empty(container_module_pointer self, const std::string&
                 .then(
                   [self, ns] {
                     spdlog::info("container module: removed namespace {}, empty since its last "
-                                 "container", ns);
+                                 "container",
+                                 ns);
                     if (self->state.reaper)
                       self->request(self->state.reaper, std::chrono::seconds{30}, atom::reap_v, ns)
                         .then([](uint32_t) {},
                               [ns](caf::error& err) {
-                                spdlog::warn("container module: cgroups of {} not removed: {}",
-                                             ns, error_text(err));
+                                spdlog::warn("container module: cgroups of {} not removed: {}", ns,
+                                             error_text(err));
                               });
                   },
                   [ns](caf::error& err) {
                     // Something else lives there (an image, a snapshot, a lease): it stays.
-                    spdlog::debug("container module: namespace {} stays: {}", ns,
-                                  error_text(err));
+                    spdlog::debug("container module: namespace {} stays: {}", ns, error_text(err));
                   });
             },
             [](caf::error&) {});
@@ -155,8 +154,7 @@ module_actor::behavior_type container_module(container_module_pointer self, tena
         return t.error();
       return self->delegate(*t, atom::run_v, ns, std::move(c));
     },
-    [self](atom::inspect, const std::string& ns, const std::string& id)
-      -> caf::result<container> {
+    [self](atom::inspect, const std::string& ns, const std::string& id) -> caf::result<container> {
       auto t = tenant_of(self, ns);
       if (!t)
         return t.error();
@@ -168,8 +166,7 @@ module_actor::behavior_type container_module(container_module_pointer self, tena
         return t.error();
       return self->delegate(*t, atom::delete_v, ns, id);
     },
-    [self](atom::sig_delete, const std::string& ns, const std::string& id)
-      -> caf::result<void> {
+    [self](atom::sig_delete, const std::string& ns, const std::string& id) -> caf::result<void> {
       auto t = tenant_of(self, ns);
       if (!t)
         return t.error();
@@ -182,8 +179,7 @@ module_actor::behavior_type container_module(container_module_pointer self, tena
         return t.error();
       return self->delegate(*t, atom::exec_v, ns, id, timeout, std::move(args));
     },
-    [self](atom::logs, const std::string& ns, const std::string& id)
-      -> caf::result<std::string> {
+    [self](atom::logs, const std::string& ns, const std::string& id) -> caf::result<std::string> {
       auto t = tenant_of(self, ns);
       if (!t)
         return t.error();
@@ -230,8 +226,7 @@ module_actor::behavior_type container_module(container_module_pointer self, tena
             for (const auto& ns : names)
               if (!self->state.tenants.count(ns))
                 if (!tenant_of(self, ns))
-                  spdlog::warn("container module: namespace {} has a name contd cannot use",
-                               ns);
+                  spdlog::warn("container module: namespace {} has a name contd cannot use", ns);
           },
           [](caf::error& err) {
             // The stream re-opens (and resyncs) once containerd answers again.

@@ -19,7 +19,7 @@ struct container_module_state {
   spec_builder_actor builder;
   std::map<std::string, tenant_actor> tenants;
   uint64_t tenants_spawned = 0;
-  uint64_t resyncs = 0; // event stream (re)openings seen
+  uint64_t resyncs = 0;            // event stream (re)openings seen
   event_publisher_actor publisher; // where state transitions go; none by default
   shim_reaper_actor reaper;        // removes leaked shims; none by default
   log_io_actor io;                 // log files and exec captures; none by default

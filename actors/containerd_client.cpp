@@ -8,8 +8,7 @@ namespace contd {
 
 namespace containerd {
 
-client_core::client_core(const std::string& socket) : rpc(make_channel(socket)) {
-}
+client_core::client_core(const std::string& socket) : rpc(make_channel(socket)) {}
 
 client_core::~client_core() {
   // Whatever is still in flight completes promptly (CANCELLED); its completion message goes
@@ -88,11 +87,11 @@ caf::result<void> delete_container(pointer self, const string& ns, const string&
     self, ns, with_container_id<rpcs::tsk_get::request>(id),
     [self, rp, ns, id](auto& get, rpc_status& s) mutable {
       if (s.ok()) {
-        rp.deliver(make_error(errc::failed_precondition,
-                              "cannot delete container " + quote(id) + " in namespace "
-                                + quote(ns) + ": it still has a task ("
-                                + cd::status_name(get.process().status())
-                                + "); delete the task first"));
+        rp.deliver(make_error(errc::failed_precondition, "cannot delete container " + quote(id)
+                                                           + " in namespace " + quote(ns)
+                                                           + ": it still has a task ("
+                                                           + cd::status_name(get.process().status())
+                                                           + "); delete the task first"));
         return;
       }
       // NOT_FOUND is "no task" (or no container: Containers.Delete then says so with
@@ -133,13 +132,12 @@ containerd_client_impl_actor::behavior_type containerd_client(containerd_client_
       req.mutable_namespace_()->mutable_labels()->insert(labels.begin(), labels.end());
       // The namespace header is set too (ask sets it from `ns`): without it containerd creates
       // the namespace and then fails to publish its creation event, and the call fails.
-      return ask<void, rpcs::ns_create>(
-        self, ns, std::move(req), no_value{},
-        [](const rpc_status& s) -> caf::expected<caf::unit_t> {
-          if (s.is(rpc_code::already_exists))
-            return caf::unit;
-          return s.error();
-        });
+      return ask<void, rpcs::ns_create>(self, ns, std::move(req), no_value{},
+                                        [](const rpc_status& s) -> caf::expected<caf::unit_t> {
+                                          if (s.is(rpc_code::already_exists))
+                                            return caf::unit;
+                                          return s.error();
+                                        });
     },
     [self](atom::ns_list) {
       return ask<std::vector<string>, rpcs::ns_list>(self, "", {}, [](auto& r) {
@@ -184,13 +182,13 @@ containerd_client_impl_actor::behavior_type containerd_client(containerd_client_
       rpcs::ctr_list::request req;
       for (const auto& f : filters)
         req.add_filters(f);
-      return ask<std::vector<container_record>, rpcs::ctr_list>(self, ns, std::move(req),
-                                                                [](auto& r) {
-        std::vector<container_record> out;
-        for (const auto& ctr : r.containers())
-          out.push_back(cd::to_record(ctr));
-        return out;
-      });
+      return ask<std::vector<container_record>, rpcs::ctr_list>(
+        self, ns, std::move(req), [](auto& r) {
+          std::vector<container_record> out;
+          for (const auto& ctr : r.containers())
+            out.push_back(cd::to_record(ctr));
+          return out;
+        });
     },
     [self](atom::ctr_labels, const string& ns, const string& id,
            const label_map& labels) -> caf::result<container_record> {
@@ -224,9 +222,8 @@ containerd_client_impl_actor::behavior_type containerd_client(containerd_client_
                                              [](auto& r) { return r.pid(); });
     },
     [self](atom::tsk_start, const string& ns, const string& id) {
-      return ask<uint32_t, rpcs::tsk_start>(self, ns,
-                                            with_container_id<rpcs::tsk_start::request>(id),
-                                            [](auto& r) { return r.pid(); });
+      return ask<uint32_t, rpcs::tsk_start>(
+        self, ns, with_container_id<rpcs::tsk_start::request>(id), [](auto& r) { return r.pid(); });
     },
     [self](atom::tsk_get, const string& ns, const string& id) {
       return ask<task_info, rpcs::tsk_get>(self, ns, with_container_id<rpcs::tsk_get::request>(id),
@@ -249,15 +246,16 @@ containerd_client_impl_actor::behavior_type containerd_client(containerd_client_
       auto req = with_container_id<rpcs::tsk_kill::request>(id);
       req.set_signal(signal);
       req.set_all(all);
-      return ask<void, rpcs::tsk_kill>(
-        self, ns, std::move(req), no_value{},
-        [](const rpc_status& s) -> caf::expected<caf::unit_t> {
-          // Signalling a process that has just exited is what the caller wanted anyway.
-          if (s.is(rpc_code::not_found)
-              && s.message.find("process already finished") != string::npos)
-            return caf::unit;
-          return s.error();
-        });
+      return ask<void, rpcs::tsk_kill>(self, ns, std::move(req), no_value{},
+                                       [](const rpc_status& s) -> caf::expected<caf::unit_t> {
+                                         // Signalling a process that has just exited is what the
+                                         // caller wanted anyway.
+                                         if (s.is(rpc_code::not_found)
+                                             && s.message.find("process already finished")
+                                                  != string::npos)
+                                           return caf::unit;
+                                         return s.error();
+                                       });
     },
     [self](atom::tsk_wait, const string& ns, const string& id, caf::timespan timeout) {
       // The deadline ends only our wait: the task keeps running.

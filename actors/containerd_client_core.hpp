@@ -53,7 +53,7 @@ struct call {
 };
 
 struct pending_call {
-  std::shared_ptr<void> keep; // the call<…> object
+  std::shared_ptr<void> keep;         // the call<…> object
   grpc::ClientContext* ctx = nullptr; // to cancel it
   std::string method;
   std::function<void(rpc_status&)> done; // runs in the actor, with the response filled in
@@ -87,15 +87,15 @@ struct client_core {
 // start it. The stubs overload every RPC (callback, reactor), so the start function names the
 // callback overload explicitly.
 
-#define CONTD_DEFINE_RPC(tag, stub, Service, rpc_name, Req, Resp)                               \
-  struct tag {                                                                                 \
-    using request = Req;                                                                       \
-    using response = Resp;                                                                     \
-    static constexpr const char* method = #Service "." #rpc_name;                              \
-    static void start(stubs& s, grpc::ClientContext* ctx, const request* req, response* resp,  \
-                      std::function<void(grpc::Status)> cb) {                                  \
-      s.stub->async()->rpc_name(ctx, req, resp, std::move(cb));                                \
-    }                                                                                          \
+#define CONTD_DEFINE_RPC(tag, stub, Service, rpc_name, Req, Resp)                                  \
+  struct tag {                                                                                     \
+    using request = Req;                                                                           \
+    using response = Resp;                                                                         \
+    static constexpr const char* method = #Service "." #rpc_name;                                  \
+    static void start(stubs& s, grpc::ClientContext* ctx, const request* req, response* resp,      \
+                      std::function<void(grpc::Status)> cb) {                                      \
+      s.stub->async()->rpc_name(ctx, req, resp, std::move(cb));                                    \
+    }                                                                                              \
   }
 
 namespace rpcs {
@@ -109,11 +109,13 @@ CONTD_DEFINE_RPC(ns_create, namespaces, Namespaces, Create, n1::CreateNamespaceR
                  n1::CreateNamespaceResponse);
 CONTD_DEFINE_RPC(ns_list, namespaces, Namespaces, List, n1::ListNamespacesRequest,
                  n1::ListNamespacesResponse);
-CONTD_DEFINE_RPC(ns_get, namespaces, Namespaces, Get, n1::GetNamespaceRequest, n1::GetNamespaceResponse);
+CONTD_DEFINE_RPC(ns_get, namespaces, Namespaces, Get, n1::GetNamespaceRequest,
+                 n1::GetNamespaceResponse);
 CONTD_DEFINE_RPC(ns_delete, namespaces, Namespaces, Delete, n1::DeleteNamespaceRequest, Empty);
 CONTD_DEFINE_RPC(ctr_create, containers, Containers, Create, c1::CreateContainerRequest,
                  c1::CreateContainerResponse);
-CONTD_DEFINE_RPC(ctr_get, containers, Containers, Get, c1::GetContainerRequest, c1::GetContainerResponse);
+CONTD_DEFINE_RPC(ctr_get, containers, Containers, Get, c1::GetContainerRequest,
+                 c1::GetContainerResponse);
 CONTD_DEFINE_RPC(ctr_list, containers, Containers, List, c1::ListContainersRequest,
                  c1::ListContainersResponse);
 CONTD_DEFINE_RPC(ctr_update, containers, Containers, Update, c1::UpdateContainerRequest,
@@ -163,12 +165,10 @@ void launch(pointer self, const std::string& ns, typename Rpc::request req, Done
   auto timeout = opts.timeout.count() > 0 ? opts.timeout : self->state.config.call_timeout;
   containerd::prepare(c->ctx, ns, timeout);
   auto id = ++core.next_call;
-  core.pending.emplace(id, containerd::pending_call{
-                             c, &c->ctx, Rpc::method,
-                             [c, done = std::move(done)](rpc_status& s) mutable {
-                               done(c->resp, s);
-                             },
-                             std::move(opts.wait_key)});
+  core.pending.emplace(id, containerd::pending_call{c, &c->ctx, Rpc::method,
+                                                    [c, done = std::move(done)](
+                                                      rpc_status& s) mutable { done(c->resp, s); },
+                                                    std::move(opts.wait_key)});
   auto hdl = caf::actor_cast<containerd_client_impl_actor>(self);
   // Runs on a gRPC thread: only post the outcome. Holding `c` keeps context, request and
   // response valid for as long as gRPC may touch them.
@@ -180,9 +180,7 @@ void launch(pointer self, const std::string& ns, typename Rpc::request req, Done
 
 /// A failed call answers containerd's status as the caller's error.
 struct status_error {
-  caf::error operator()(const rpc_status& s) const {
-    return s.error();
-  }
+  caf::error operator()(const rpc_status& s) const { return s.error(); }
 };
 
 /// A successful call with nothing to return.
@@ -198,12 +196,12 @@ struct no_value {
 /// any other status (an error by default; some operations accept a status as success). T is the
 /// reply type; `void` replies with an empty message.
 template <class T, class Rpc, class OnOk = no_value, class OnFail = status_error>
-caf::result<T> ask(pointer self, const std::string& ns, typename Rpc::request req,
-                   OnOk on_ok = {}, OnFail on_fail = {}, call_options opts = {}) {
+caf::result<T> ask(pointer self, const std::string& ns, typename Rpc::request req, OnOk on_ok = {},
+                   OnFail on_fail = {}, call_options opts = {}) {
   using value = std::conditional_t<std::is_void_v<T>, caf::unit_t, T>;
   // CAF 0.17 cannot deliver an empty reply through typed_response_promise<void>.
-  using promise = std::conditional_t<std::is_void_v<T>, caf::response_promise,
-                                     caf::typed_response_promise<T>>;
+  using promise =
+    std::conditional_t<std::is_void_v<T>, caf::response_promise, caf::typed_response_promise<T>>;
   promise rp;
   if constexpr (std::is_void_v<T>)
     rp = self->make_response_promise();
@@ -211,8 +209,8 @@ caf::result<T> ask(pointer self, const std::string& ns, typename Rpc::request re
     rp = self->template make_response_promise<T>();
   launch<Rpc>(
     self, ns, std::move(req),
-    [rp, on_ok = std::move(on_ok), on_fail = std::move(on_fail)](
-      typename Rpc::response& resp, rpc_status& s) mutable {
+    [rp, on_ok = std::move(on_ok), on_fail = std::move(on_fail)](typename Rpc::response& resp,
+                                                                 rpc_status& s) mutable {
       auto out = [&]() -> caf::expected<value> {
         if (s.ok())
           return on_ok(resp);

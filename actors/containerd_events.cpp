@@ -52,8 +52,9 @@ void subscribe(pointer self, const event_sink_actor& sink, std::vector<string> f
   if (filters.empty())
     filters = {R"(topic=="/tasks/exit")", R"(topic=="/tasks/oom")"};
   auto sub_id = ++core.next_sub;
-  core.subs.emplace(sub_id, containerd::subscription{sink, std::move(filters), nullptr,
-                                                     self->state.config.resubscribe_min, {}, 0});
+  core.subs.emplace(
+    sub_id, containerd::subscription{
+              sink, std::move(filters), nullptr, self->state.config.resubscribe_min, {}, 0});
   self->monitor(sink);
   open_stream(self, sub_id);
 }
@@ -75,7 +76,7 @@ void on_sub_event(pointer self, uint64_t sub_id, task_event& ev) {
   auto& subs = self->state.core->subs;
   auto i = subs.find(sub_id);
   if (i == subs.end())
-    return; // cancelled meanwhile
+    return;                                               // cancelled meanwhile
   i->second.backoff = self->state.config.resubscribe_min; // the stream works
   self->send(i->second.sink, atom::event_v, std::move(ev));
 }

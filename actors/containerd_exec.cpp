@@ -60,9 +60,9 @@ void exec_kill_and_reap(pointer self, exec_ptr job) {
     rpcs::tsk_wait::request wait;
     wait.set_container_id(job->id);
     wait.set_exec_id(job->exec_id);
-    launch<rpcs::tsk_wait>(
-      self, job->ns, std::move(wait), [self, job](auto&, rpc_status&) { exec_delete(self, job); },
-      {self->state.config.exec_kill_wait, {}});
+    launch<rpcs::tsk_wait>(self, job->ns, std::move(wait),
+                           [self, job](auto&, rpc_status&) { exec_delete(self, job); },
+                           {self->state.config.exec_kill_wait, {}});
   });
 }
 
@@ -70,20 +70,19 @@ void exec_wait(pointer self, exec_ptr job) {
   rpcs::tsk_wait::request req;
   req.set_container_id(job->id);
   req.set_exec_id(job->exec_id);
-  launch<rpcs::tsk_wait>(
-    self, job->ns, std::move(req),
-    [self, job](auto& resp, rpc_status& s) {
-      if (s.ok()) {
-        job->exit_code = resp.exit_status();
-        exec_delete(self, job);
-        return;
-      }
-      job->failure = s.is(rpc_code::deadline_exceeded)
-                       ? make_error(errc::timeout, "execution timed out")
-                       : s.error();
-      exec_kill_and_reap(self, job);
-    },
-    {job->timeout, {}});
+  launch<rpcs::tsk_wait>(self, job->ns, std::move(req),
+                         [self, job](auto& resp, rpc_status& s) {
+                           if (s.ok()) {
+                             job->exit_code = resp.exit_status();
+                             exec_delete(self, job);
+                             return;
+                           }
+                           job->failure = s.is(rpc_code::deadline_exceeded)
+                                            ? make_error(errc::timeout, "execution timed out")
+                                            : s.error();
+                           exec_kill_and_reap(self, job);
+                         },
+                         {job->timeout, {}});
 }
 
 void exec_start(pointer self, exec_ptr job) {

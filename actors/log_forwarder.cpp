@@ -50,8 +50,8 @@ void load_offsets(log_follow& f) {
 
 void save_offsets(log_follow& f) {
   auto keep = f.partial.empty() ? f.offset : f.partial_from;
-  auto text = std::to_string(f.dev) + " " + std::to_string(f.ino) + " " + std::to_string(keep)
-              + "\n";
+  auto text =
+    std::to_string(f.dev) + " " + std::to_string(f.ino) + " " + std::to_string(keep) + "\n";
   auto tmp = f.offsets + ".tmp";
   auto fd = logs::open_regular(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0640);
   if (!fd || ::write(fd.fd(), text.data(), text.size()) != static_cast<ssize_t>(text.size())
@@ -124,7 +124,8 @@ step forward(pointer self, log_follow& f) {
     save_offsets(f);
     return step::more;
   }
-  auto bytes = logs::read_at(fd, f.offset, std::min<uint64_t>(st.config.batch_bytes, size - f.offset));
+  auto bytes =
+    logs::read_at(fd, f.offset, std::min<uint64_t>(st.config.batch_bytes, size - f.offset));
   auto last_nl = bytes.rfind('\n');
   if (last_nl == string::npos)
     return step::idle; // a record still being written
@@ -169,8 +170,8 @@ void failed(pointer self) {
   auto& st = self->state;
   auto& cfg = st.config;
   st.conn->disconnect();
-  st.backoff = st.backoff.count() == 0 ? cfg.backoff_min
-                                       : std::min(st.backoff * 2, cfg.backoff_max);
+  st.backoff =
+    st.backoff.count() == 0 ? cfg.backoff_min : std::min(st.backoff * 2, cfg.backoff_max);
   st.next_connect = self->clock().now() + st.backoff;
   spdlog::warn("log forwarder {}: {}; retrying in {} ms", cfg.name, st.conn->error(),
                st.backoff.count());

@@ -76,8 +76,9 @@ string logs_of(pointer self, const string& ns, const string& id) {
     lines += r.partial ? 0 : 1;
   if (lines < cfg.lines && cur.from_start && !cur.timed_out
       && cur.bytes.size() < cfg.max_read_bytes) {
-    auto left = budget - std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::steady_clock::now() - started);
+    auto left = budget
+                - std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - started);
     auto old = logs::read_tail(path + ".1", cfg.max_read_bytes - cur.bytes.size(),
                                std::max(left, std::chrono::milliseconds{1}));
     // A missing rotated file is normal; anything else at its place is refused like the log.
@@ -91,8 +92,8 @@ string logs_of(pointer self, const string& ns, const string& id) {
   }
   auto text = logs::tail_text(records, cfg.lines);
   if (cur.timed_out)
-    text += "[contd] the log read was cut short after "
-            + std::to_string(budget.count()) + " ms (slow filesystem)\n";
+    text += "[contd] the log read was cut short after " + std::to_string(budget.count())
+            + " ms (slow filesystem)\n";
   return text;
 }
 

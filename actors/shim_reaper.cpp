@@ -89,9 +89,9 @@ shim_reaper_actor::behavior_type shim_reaper(shim_reaper_pointer self, shim_reap
         .then([rp](const task_info&) mutable { rp.deliver(uint32_t{0}); },
               [rp, id, remove](caf::error& err) mutable {
                 if (err != errc::not_found) {
-                  rp.deliver(make_error(errc::internal,
-                                        "cannot confirm that containerd has no task " + id + ": "
-                                          + error_text(err)));
+                  rp.deliver(
+                    make_error(errc::internal, "cannot confirm that containerd has no task " + id
+                                                 + ": " + error_text(err)));
                   return;
                 }
                 auto r = remove();

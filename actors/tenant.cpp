@@ -52,8 +52,9 @@ void on_event(tenant_pointer self, const task_event& ev) {
     // A label, so Inspect reports it after a restart of contd too.
     side_begin(self);
     label_map labels{{label_oom_killed, "true"}};
-    self->request(st.client, st.config.call_timeout, atom::ctr_labels_v, st.ns, ev.container_id,
-                  labels)
+    self
+      ->request(st.client, st.config.call_timeout, atom::ctr_labels_v, st.ns, ev.container_id,
+                labels)
       .then([self](container_record&) { side_end(self); },
             [self, id = ev.container_id](caf::error& err) {
               spdlog::warn("tenant {}: cannot mark {} OOM-killed: {}", self->state.ns, id,
@@ -82,14 +83,14 @@ void on_event(tenant_pointer self, const task_event& ev) {
 
 const char* to_string(desired_state d) {
   switch (d) {
-    case desired_state::creating:
-      return "creating";
-    case desired_state::running:
-      return "running";
-    case desired_state::stopped:
-      return "stopped";
-    case desired_state::deleted:
-      return "deleted";
+  case desired_state::creating:
+    return "creating";
+  case desired_state::running:
+    return "running";
+  case desired_state::stopped:
+    return "stopped";
+  case desired_state::deleted:
+    return "deleted";
   }
   return "running";
 }
@@ -111,7 +112,6 @@ desired_state desired_from_labels(const label_map& labels) {
   return stop != labels.end() && stop->second == "true" ? desired_state::stopped
                                                         : desired_state::running;
 }
-
 
 tenant_actor::behavior_type tenant(tenant_pointer self, std::string ns, tenant_config config,
                                    module_actor module, containerd_client_actor client,
@@ -168,9 +168,8 @@ tenant_actor::behavior_type tenant(tenant_pointer self, std::string ns, tenant_c
         it->second.restart_pending = false;
       }
       auto rp = self->make_response_promise();
-      jobs::enqueue(self, id, [self, id, rp](done_fn done) {
-        jobs::remove(self, id, rp, std::move(done));
-      });
+      jobs::enqueue(self, id,
+                    [self, id, rp](done_fn done) { jobs::remove(self, id, rp, std::move(done)); });
       return rp;
     },
     [self](atom::sig_delete, const std::string&, const std::string& id) -> caf::result<void> {
@@ -189,9 +188,8 @@ tenant_actor::behavior_type tenant(tenant_pointer self, std::string ns, tenant_c
       if (args.empty() || args.front().empty())
         return make_error(errc::invalid_argument, "Exec needs a command (args is empty)");
       if (timeout <= caf::timespan{0} || timeout > std::chrono::hours{24})
-        return make_error(errc::invalid_argument,
-                          "Exec timeout must be between 1ns and 24h, got "
-                            + std::to_string(timeout.count()) + "ns");
+        return make_error(errc::invalid_argument, "Exec timeout must be between 1ns and 24h, got "
+                                                    + std::to_string(timeout.count()) + "ns");
       auto rp = self->make_response_promise();
       jobs::enqueue(self, id, [self, id, timeout, args, rp](done_fn done) {
         jobs::exec(self, id, timeout, args, rp, std::move(done));
@@ -235,8 +233,7 @@ tenant_actor::behavior_type tenant(tenant_pointer self, std::string ns, tenant_c
           });
       return rp;
     },
-    [self](atom::metrics, const std::string&,
-           const std::string& id) -> caf::result<task_metrics> {
+    [self](atom::metrics, const std::string&, const std::string& id) -> caf::result<task_metrics> {
       if (auto err = check_id(id))
         return *err;
       auto& st = self->state;

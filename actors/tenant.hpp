@@ -73,7 +73,7 @@ inline constexpr const char* label_oom_killed = "contd.oom-killed";
 /// rolled-back Run not yet finished).
 inline constexpr const char* label_desired = "contd.desired";
 inline constexpr const char* label_restarts = "contd.restarts";
-inline constexpr const char* label_exits = "contd.exits"; // see supervise::encode_exits
+inline constexpr const char* label_exits = "contd.exits";   // see supervise::encode_exits
 inline constexpr const char* label_failed = "contd.failed"; // why contd gave up, or empty
 
 enum class desired_state { creating, running, stopped, deleted };

@@ -76,7 +76,8 @@ struct teardown : std::enable_shared_from_this<teardown> {
             j->delete_task();
             return;
           }
-          j->k(make_error(errc::stuck, where(j->self, j->id) + " is still running after SIGKILL; it was kept intact"));
+          j->k(make_error(errc::stuck, where(j->self, j->id)
+                                         + " is still running after SIGKILL; it was kept intact"));
         },
         [j, err](caf::error& probe) {
           if (probe == errc::not_found)
@@ -178,21 +179,20 @@ struct delete_job : std::enable_shared_from_this<delete_job> {
       return;
     }
     auto j = shared_from_this();
-    set_labels(self, id, {{label_desired, to_string(desired_state::deleted)}},
-               [j](caf::error err) {
-                 if (!err) {
-                   j->inspect_task();
-                   return;
-                 }
-                 if (err == errc::not_found) {
-                   j->self->state.models.erase(j->id);
-                   j->finish(caf::error{});
-                   return;
-                 }
-                 if (auto* m = model_of(j->self, j->id))
-                   m->desired = j->before; // nothing changed
-                 j->finish(unreachable(err) ? j->unreachable_error(err, false) : err);
-               });
+    set_labels(self, id, {{label_desired, to_string(desired_state::deleted)}}, [j](caf::error err) {
+      if (!err) {
+        j->inspect_task();
+        return;
+      }
+      if (err == errc::not_found) {
+        j->self->state.models.erase(j->id);
+        j->finish(caf::error{});
+        return;
+      }
+      if (auto* m = model_of(j->self, j->id))
+        m->desired = j->before; // nothing changed
+      j->finish(unreachable(err) ? j->unreachable_error(err, false) : err);
+    });
   }
 
   // Step 3: a task that runs is stopped first.
@@ -236,9 +236,10 @@ struct delete_job : std::enable_shared_from_this<delete_job> {
                 j->kill();
             });
     self->request(st.client, call_timeout(self), atom::tsk_kill_v, ns(), id, uint32_t{15}, false)
-      .then([] {}, [j](caf::error& err) {
-        spdlog::warn("tenant {}: SIGTERM to {} failed: {}", j->ns(), j->id, error_text(err));
-      });
+      .then([] {},
+            [j](caf::error& err) {
+              spdlog::warn("tenant {}: SIGTERM to {} failed: {}", j->ns(), j->id, error_text(err));
+            });
   }
 
   void kill() {
@@ -246,10 +247,11 @@ struct delete_job : std::enable_shared_from_this<delete_job> {
     auto& st = self->state;
     auto kill_failed = std::make_shared<caf::error>();
     self->request(st.client, call_timeout(self), atom::tsk_kill_v, ns(), id, uint32_t{9}, true)
-      .then([] {}, [j, kill_failed](caf::error& err) {
-        *kill_failed = err;
-        spdlog::warn("tenant {}: SIGKILL to {} failed: {}", j->ns(), j->id, error_text(err));
-      });
+      .then([] {},
+            [j, kill_failed](caf::error& err) {
+              *kill_failed = err;
+              spdlog::warn("tenant {}: SIGKILL to {} failed: {}", j->ns(), j->id, error_text(err));
+            });
     self
       ->request(st.client, st.config.kill_bound + call_timeout(self), atom::tsk_wait_v, ns(), id,
                 caf::timespan{st.config.kill_bound})
@@ -346,8 +348,7 @@ void forget_or_keep(tenant_pointer self, const string& id, const caf::error& err
     self->state.models.erase(id);
     return;
   }
-  spdlog::warn("tenant {}: {} is left for the reconciler: {}", self->state.ns, id,
-               error_text(err));
+  spdlog::warn("tenant {}: {} is left for the reconciler: {}", self->state.ns, id, error_text(err));
   if (auto* m = model_of(self, id)) {
     m->desired = desired_state::deleted;
     cancel_restart(*m);
@@ -404,8 +405,7 @@ void signal_delete(tenant_pointer self, string id, void_promise rp, done_fn done
             [self, id, finish](caf::error& err) mutable {
               if (unreachable(err))
                 err = make_error(errc::unavailable,
-                                 where(self, id) + ": containerd unreachable ("
-                                   + error_text(err)
+                                 where(self, id) + ": containerd unreachable (" + error_text(err)
                                    + "); it is marked stopped but SIGTERM was not sent");
               finish(err);
             });

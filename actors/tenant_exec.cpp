@@ -64,17 +64,17 @@ void exec(tenant_pointer self, string id, caf::timespan timeout, std::vector<str
             return;
           }
           auto code = r.exit_code;
-          self->request(st.io, st.config.io_timeout, atom::capture_read_v, capture,
-                        st.config.exec_max_output)
+          self
+            ->request(st.io, st.config.io_timeout, atom::capture_read_v, capture,
+                      st.config.exec_max_output)
             .then([code, answer](exec_result& out) mutable { answer(code, out.output, {}); },
-                  [code, answer](caf::error& err) mutable {
-                    answer(code, {}, error_text(err));
-                  });
+                  [code, answer](caf::error& err) mutable { answer(code, {}, error_text(err)); });
         },
         [self, capture, fail](caf::error& err) mutable {
           if (!capture.empty()) // the output is not needed: read and drop the file
-            self->request(self->state.io, self->state.config.io_timeout, atom::capture_read_v,
-                          capture, uint64_t{0})
+            self
+              ->request(self->state.io, self->state.config.io_timeout, atom::capture_read_v,
+                        capture, uint64_t{0})
               .then([](exec_result&) {}, [](caf::error&) {});
           if (err == errc::timeout)
             fail(make_error(errc::timeout, "execution timed out"));

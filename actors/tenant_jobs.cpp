@@ -117,8 +117,7 @@ static container container_from_foreign_spec(const nlohmann::json& spec) {
     if (spec.contains("mounts"))
       for (const auto& m : spec["mounts"])
         if (m.value("type", "") == "bind")
-          c.mounts.push_back(
-            mount_info{m.value("source", ""), m.value("destination", ""), "", {}});
+          c.mounts.push_back(mount_info{m.value("source", ""), m.value("destination", ""), "", {}});
   } catch (const nlohmann::json::exception&) {
     // A spec we cannot read: report what we have.
   }
@@ -188,7 +187,6 @@ void observe(container_model& m, const std::optional<task_info>& t) {
   }
 }
 
-
 // --- helpers -----------------------------------------------------------------------------------
 
 void enqueue(tenant_pointer self, const string& id, std::function<void(done_fn)> op, bool read) {
@@ -250,16 +248,16 @@ void on_exit(tenant_pointer self, const task_event& ev) {
   m->state.last_exited_at = ev.exited_at;
   m->state.pid = 0;
   switch (m->desired) {
-    case desired_state::deleted:
-      m->state.status = "stopped";
-      return; // the Delete's own doing
-    case desired_state::stopped:
-      m->state.status = "stopped";
-      publish(self, id, "stopped");
-      return;
-    case desired_state::creating:
-    case desired_state::running:
-      break;
+  case desired_state::deleted:
+    m->state.status = "stopped";
+    return; // the Delete's own doing
+  case desired_state::stopped:
+    m->state.status = "stopped";
+    publish(self, id, "stopped");
+    return;
+  case desired_state::creating:
+  case desired_state::running:
+    break;
   }
   if (m->restart_pending)
     return;

@@ -20,8 +20,8 @@ using void_promise = caf::response_promise;
 // --- helpers the behaviour uses too ---
 
 /// Queues `op` in the FIFO of container `id` (and marks the tenant busy).
-void enqueue(tenant_pointer self, const std::string& id,
-             std::function<void(done_fn)> op, bool read = false);
+void enqueue(tenant_pointer self, const std::string& id, std::function<void(done_fn)> op,
+             bool read = false);
 
 /// Runs `fn` after `delay` on the tenant's clock (a timer message, never a sleep).
 void after(tenant_pointer self, caf::timespan delay, std::function<void()> fn);
@@ -48,8 +48,8 @@ void inspect(tenant_pointer self, std::string id, caf::typed_response_promise<co
 /// Delete; without a promise it is the reconciler finishing a Delete or a rolled-back Run.
 void remove(tenant_pointer self, std::string id, std::optional<void_promise> rp, done_fn done);
 void signal_delete(tenant_pointer self, std::string id, void_promise rp, done_fn done);
-void exec(tenant_pointer self, std::string id, caf::timespan timeout,
-          std::vector<std::string> args, void_promise rp, done_fn done);
+void exec(tenant_pointer self, std::string id, caf::timespan timeout, std::vector<std::string> args,
+          void_promise rp, done_fn done);
 /// A restart under the container's policy (after its backoff), counted.
 void restart(tenant_pointer self, std::string id, done_fn done);
 

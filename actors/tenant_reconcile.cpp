@@ -143,29 +143,29 @@ void sync_with(tenant_pointer self, const container_record& rec, std::optional<t
     m->desired = desired_from_labels(rec.labels);
   }
   switch (m->desired) {
-    case desired_state::deleted:
-      spdlog::info("tenant {}: finishing the delete of {}", ns, id);
-      remove(self, id, std::nullopt, std::move(done));
-      return;
-    case desired_state::creating: {
-      // A Run that was never answered with success (contd or containerd died during it).
-      spdlog::info("tenant {}: removing {}, left by an unfinished Run", ns, id);
-      m->desired = desired_state::deleted;
-      tear_down(self, id, self->state.config.rollback_bound, [self, id, done](caf::error err) {
-        forget_or_keep(self, id, err);
-        if (!err)
-          publish(self, id, "removed", "left by an unfinished Run");
-        done();
-      });
-      return;
-    }
-    case desired_state::stopped:
-      observe(*m, task);
-      m->state.stop_requested = true;
+  case desired_state::deleted:
+    spdlog::info("tenant {}: finishing the delete of {}", ns, id);
+    remove(self, id, std::nullopt, std::move(done));
+    return;
+  case desired_state::creating: {
+    // A Run that was never answered with success (contd or containerd died during it).
+    spdlog::info("tenant {}: removing {}, left by an unfinished Run", ns, id);
+    m->desired = desired_state::deleted;
+    tear_down(self, id, self->state.config.rollback_bound, [self, id, done](caf::error err) {
+      forget_or_keep(self, id, err);
+      if (!err)
+        publish(self, id, "removed", "left by an unfinished Run");
       done();
-      return;
-    case desired_state::running:
-      break;
+    });
+    return;
+  }
+  case desired_state::stopped:
+    observe(*m, task);
+    m->state.stop_requested = true;
+    done();
+    return;
+  case desired_state::running:
+    break;
   }
   if (auto reason = label_value(rec, label_failed); !reason.empty()) {
     observe(*m, task); // contd gave up on it before: it stays down until Run or Delete
@@ -174,8 +174,8 @@ void sync_with(tenant_pointer self, const container_record& rec, std::optional<t
     done();
     return;
   }
-  if (task && (task->status == "running" || task->status == "paused"
-               || task->status == "pausing")) {
+  if (task
+      && (task->status == "running" || task->status == "paused" || task->status == "pausing")) {
     observe(*m, task);
     done();
     return;
@@ -205,8 +205,8 @@ void remove_orphan_task(tenant_pointer self, const string& id, done_fn done) {
   self->request(client(self), call_timeout(self), atom::tsk_kill_v, ns, id, uint32_t{9}, true)
     .then([] {}, [](caf::error&) {});
   self
-    ->request(client(self), self->state.config.kill_bound + call_timeout(self),
-              atom::tsk_wait_v, ns, id, caf::timespan{self->state.config.kill_bound})
+    ->request(client(self), self->state.config.kill_bound + call_timeout(self), atom::tsk_wait_v,
+              ns, id, caf::timespan{self->state.config.kill_bound})
     .then(
       [self, ns, id, done](exit_info&) {
         self->request(client(self), call_timeout(self), atom::tsk_delete_v, ns, id)

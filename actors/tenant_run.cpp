@@ -243,8 +243,7 @@ struct run_job : std::enable_shared_from_this<run_job> {
 
 } // namespace
 
-void run(tenant_pointer self, container c, caf::typed_response_promise<string> rp,
-         done_fn done) {
+void run(tenant_pointer self, container c, caf::typed_response_promise<string> rp, done_fn done) {
   auto j = std::make_shared<run_job>();
   j->self = self;
   j->id = c.name;

@@ -47,8 +47,7 @@ void reap_leaked(tenant_pointer self, const string& id, std::function<void()> k)
     k();
     return;
   }
-  self->request(st.reaper, call_timeout(self) + std::chrono::seconds{30}, atom::reap_v, st.ns,
-                id)
+  self->request(st.reaper, call_timeout(self) + std::chrono::seconds{30}, atom::reap_v, st.ns, id)
     .then(
       [self, id, k](uint32_t removed) {
         if (removed > 0)
@@ -83,8 +82,9 @@ void reap_bundle(tenant_pointer self, const string& id, const string& bundle,
     k();
     return;
   }
-  self->request(st.reaper, call_timeout(self) + std::chrono::seconds{30}, atom::reap_v, st.ns,
-                id, bundle)
+  self
+    ->request(st.reaper, call_timeout(self) + std::chrono::seconds{30}, atom::reap_v, st.ns, id,
+              bundle)
     .then(
       [self, id, k](uint32_t removed) {
         if (removed > 0)
@@ -213,8 +213,9 @@ void started(tenant_pointer self, const string& id, uint32_t pid) {
 /// Sets labels on the container; `k` gets the error (empty on success).
 void set_labels(tenant_pointer self, const string& id, label_map labels,
                 std::function<void(caf::error)> k) {
-  self->request(client(self), call_timeout(self), atom::ctr_labels_v, self->state.ns, id,
-                std::move(labels))
+  self
+    ->request(client(self), call_timeout(self), atom::ctr_labels_v, self->state.ns, id,
+              std::move(labels))
     .then([k](container_record&) { k(caf::error{}); }, [k](caf::error& err) { k(err); });
 }
 
@@ -228,50 +229,49 @@ label_map history_labels(const container_model& m) {
 void apply(tenant_pointer self, const string& id, container_model& m,
            const supervise::decision& d) {
   switch (d.what) {
-    case supervise::decision::restart: {
-      cancel_restart(m);
-      m.restart_pending = true;
-      m.state.status = "restarting";
-      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d.delay).count();
-      m.state.reason = "restarting in " + std::to_string(ms) + " ms";
-      auto generation = m.restart_generation;
-      publish(self, id, "restarting", m.state.reason);
-      after(self, d.delay, [self, id, generation] {
-        auto* m = model_of(self, id);
-        if (!m || m->restart_generation != generation || m->desired != desired_state::running)
-          return;
-        enqueue(self, id, [self, id](done_fn done) { restart(self, id, std::move(done)); });
+  case supervise::decision::restart: {
+    cancel_restart(m);
+    m.restart_pending = true;
+    m.state.status = "restarting";
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d.delay).count();
+    m.state.reason = "restarting in " + std::to_string(ms) + " ms";
+    auto generation = m.restart_generation;
+    publish(self, id, "restarting", m.state.reason);
+    after(self, d.delay, [self, id, generation] {
+      auto* m = model_of(self, id);
+      if (!m || m->restart_generation != generation || m->desired != desired_state::running)
+        return;
+      enqueue(self, id, [self, id](done_fn done) { restart(self, id, std::move(done)); });
+    });
+    return;
+  }
+  case supervise::decision::give_up: {
+    m.state.status = "failed";
+    m.state.reason = d.reason;
+    publish(self, id, "failed", d.reason);
+    spdlog::warn("tenant {}: {}: {}", self->state.ns, id, d.reason);
+    // Durable, so that a restarted contd does not start over.
+    auto labels = history_labels(m);
+    labels[label_failed] = d.reason;
+    enqueue(self, id, [self, id, labels](done_fn done) {
+      set_labels(self, id, labels, [self, id, done](caf::error err) {
+        if (err && err != errc::not_found)
+          spdlog::warn("tenant {}: cannot record that {} failed: {}", self->state.ns, id,
+                       error_text(err));
+        done();
       });
-      return;
-    }
-    case supervise::decision::give_up: {
-      m.state.status = "failed";
-      m.state.reason = d.reason;
-      publish(self, id, "failed", d.reason);
-      spdlog::warn("tenant {}: {}: {}", self->state.ns, id, d.reason);
-      // Durable, so that a restarted contd does not start over.
-      auto labels = history_labels(m);
-      labels[label_failed] = d.reason;
-      enqueue(self, id, [self, id, labels](done_fn done) {
-        set_labels(self, id, labels, [self, id, done](caf::error err) {
-          if (err && err != errc::not_found)
-            spdlog::warn("tenant {}: cannot record that {} failed: {}", self->state.ns, id,
-                         error_text(err));
-          done();
-        });
-      });
-      return;
-    }
-    case supervise::decision::stay_stopped:
-      m.state.status = "stopped";
-      m.state.reason = d.reason;
-      return;
+    });
+    return;
+  }
+  case supervise::decision::stay_stopped:
+    m.state.status = "stopped";
+    m.state.reason = d.reason;
+    return;
   }
 }
 
 /// An exit (observed by an event or by reconciliation) under the container's policy.
-void decide(tenant_pointer self, const string& id, container_model& m, uint32_t code,
-            go_time at) {
+void decide(tenant_pointer self, const string& id, container_model& m, uint32_t code, go_time at) {
   auto when = at.is_zero() ? unix_now(self) : unix_ns_of(at);
   std::uniform_real_distribution<double> dist{0.0, 1.0};
   auto d = supervise::on_exit(m.policy, m.history, when, code, m.state.oom_killed,

@@ -102,12 +102,10 @@ void set_labels(tenant_pointer self, const string& id, label_map labels,
 label_map history_labels(const container_model& m);
 
 /// Applies a decision of the restart policy to the model.
-void apply(tenant_pointer self, const string& id, container_model& m,
-           const supervise::decision& d);
+void apply(tenant_pointer self, const string& id, container_model& m, const supervise::decision& d);
 
 /// An exit (observed by an event or by reconciliation) under the container's policy.
-void decide(tenant_pointer self, const string& id, container_model& m, uint32_t code,
-            go_time at);
+void decide(tenant_pointer self, const string& id, container_model& m, uint32_t code, go_time at);
 
 /// Removes the task (SIGKILL first when it runs) and the container. While containerd is
 /// unreachable it retries with backoff up to `bound`; `k` gets the outcome: empty, an

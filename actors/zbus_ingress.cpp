@@ -13,10 +13,10 @@ namespace {
 /// Wall-clock now as a Go time, from the origin and CAF's clock.
 go_time wall_now(zbus_ingress_pointer self) {
   const auto& st = self->state;
-  auto ns = st.config.unix_origin_ns
-            + std::chrono::duration_cast<std::chrono::nanoseconds>(self->clock().now()
-                                                                   - st.clock_origin)
-                .count();
+  auto ns =
+    st.config.unix_origin_ns
+    + std::chrono::duration_cast<std::chrono::nanoseconds>(self->clock().now() - st.clock_origin)
+        .count();
   go_time t;
   t.sec = ns / 1'000'000'000;
   t.nsec = static_cast<uint32_t>(ns % 1'000'000'000);
@@ -59,11 +59,11 @@ void log_call(zbus_ingress_pointer self, uint64_t call_id, const zbus::call& c,
   auto it = st.active.find(call_id);
   double ms = 0;
   if (it != st.active.end())
-    ms = std::chrono::duration<double, std::milli>(self->clock().now() - it->second.started)
-           .count();
+    ms =
+      std::chrono::duration<double, std::milli>(self->clock().now() - it->second.started).count();
   spdlog::info("zbus {} ns=\"{}\" id=\"{}\" {:.1f}ms {}", zbus::method_name(c.m),
-               log::printable(c.ns, 80), log::printable(c.id.empty() ? c.data.name : c.id, 80),
-               ms, outcome);
+               log::printable(c.ns, 80), log::printable(c.id.empty() ? c.data.name : c.id, 80), ms,
+               outcome);
 }
 
 /// Completes a call: Data per the method's rules, Output.Error from a failure.
@@ -92,71 +92,65 @@ void dispatch(zbus_ingress_pointer self, uint64_t call_id, zbus::request req, zb
     complete(self, call_id, req, c, std::nullopt, err);
   };
   switch (c.m) {
-    case zbus::method::run:
-      self->request(module, caf::infinite, atom::run_v, c.ns, c.data)
-        .then(
-          [self, call_id, req, c](std::string& id) {
-            complete(self, call_id, req, c, zbus::encode_string(id), {});
-          },
-          on_error);
-      break;
-    case zbus::method::inspect:
-      self->request(module, caf::infinite, atom::inspect_v, c.ns, c.id)
-        .then(
-          [self, call_id, req, c](container& x) {
-            complete(self, call_id, req, c, zbus::encode_container(x), {});
-          },
-          on_error);
-      break;
-    case zbus::method::delete_:
-      self->request(module, caf::infinite, atom::delete_v, c.ns, c.id)
-        .then([self, call_id, req, c]() { complete(self, call_id, req, c, std::nullopt, {}); },
-              on_error);
-      break;
-    case zbus::method::signal_delete:
-      self->request(module, caf::infinite, atom::sig_delete_v, c.ns, c.id)
-        .then([self, call_id, req, c]() { complete(self, call_id, req, c, std::nullopt, {}); },
-              on_error);
-      break;
-    case zbus::method::exec:
-      self
-        ->request(module, caf::infinite, atom::exec_v, c.ns, c.id,
-                  caf::timespan{std::chrono::nanoseconds{c.timeout_ns}}, c.args)
-        .then([self, call_id, req, c]() { complete(self, call_id, req, c, std::nullopt, {}); },
-              on_error);
-      break;
-    case zbus::method::logs:
-      self->request(module, caf::infinite, atom::logs_v, c.ns, c.id)
-        .then(
-          [self, call_id, req, c](std::string& text) {
-            complete(self, call_id, req, c, zbus::encode_string(text), {});
-          },
-          on_error);
-      break;
-    case zbus::method::stats:
-      self->request(module, caf::infinite, atom::metrics_v, c.ns, c.id)
-        .then(
-          [self, call_id, req, c](task_metrics& m) {
-            complete(self, call_id, req, c, zbus::encode_stats(m), {});
-          },
-          on_error);
-      break;
-    case zbus::method::list:
-      self->request(module, caf::infinite, atom::list_v, c.ns)
-        .then(
-          [self, call_id, req, c](std::vector<std::string>& ids) {
-            complete(self, call_id, req, c, zbus::encode_strings(ids), {});
-          },
-          on_error);
-      break;
-    case zbus::method::list_ns:
-      self->request(module, caf::infinite, atom::list_ns_v)
-        .then(
-          [self, call_id, req, c](std::vector<std::string>& names) {
-            complete(self, call_id, req, c, zbus::encode_strings(names), {});
-          },
-          on_error);
-      break;
+  case zbus::method::run:
+    self->request(module, caf::infinite, atom::run_v, c.ns, c.data)
+      .then([self, call_id, req,
+             c](std::string& id) { complete(self, call_id, req, c, zbus::encode_string(id), {}); },
+            on_error);
+    break;
+  case zbus::method::inspect:
+    self->request(module, caf::infinite, atom::inspect_v, c.ns, c.id)
+      .then([self, call_id, req,
+             c](container& x) { complete(self, call_id, req, c, zbus::encode_container(x), {}); },
+            on_error);
+    break;
+  case zbus::method::delete_:
+    self->request(module, caf::infinite, atom::delete_v, c.ns, c.id)
+      .then([self, call_id, req, c]() { complete(self, call_id, req, c, std::nullopt, {}); },
+            on_error);
+    break;
+  case zbus::method::signal_delete:
+    self->request(module, caf::infinite, atom::sig_delete_v, c.ns, c.id)
+      .then([self, call_id, req, c]() { complete(self, call_id, req, c, std::nullopt, {}); },
+            on_error);
+    break;
+  case zbus::method::exec:
+    self
+      ->request(module, caf::infinite, atom::exec_v, c.ns, c.id,
+                caf::timespan{std::chrono::nanoseconds{c.timeout_ns}}, c.args)
+      .then([self, call_id, req, c]() { complete(self, call_id, req, c, std::nullopt, {}); },
+            on_error);
+    break;
+  case zbus::method::logs:
+    self->request(module, caf::infinite, atom::logs_v, c.ns, c.id)
+      .then(
+        [self, call_id, req, c](std::string& text) {
+          complete(self, call_id, req, c, zbus::encode_string(text), {});
+        },
+        on_error);
+    break;
+  case zbus::method::stats:
+    self->request(module, caf::infinite, atom::metrics_v, c.ns, c.id)
+      .then([self, call_id, req,
+             c](task_metrics& m) { complete(self, call_id, req, c, zbus::encode_stats(m), {}); },
+            on_error);
+    break;
+  case zbus::method::list:
+    self->request(module, caf::infinite, atom::list_v, c.ns)
+      .then(
+        [self, call_id, req, c](std::vector<std::string>& ids) {
+          complete(self, call_id, req, c, zbus::encode_strings(ids), {});
+        },
+        on_error);
+    break;
+  case zbus::method::list_ns:
+    self->request(module, caf::infinite, atom::list_ns_v)
+      .then(
+        [self, call_id, req, c](std::vector<std::string>& names) {
+          complete(self, call_id, req, c, zbus::encode_strings(names), {});
+        },
+        on_error);
+    break;
   }
 }
 
@@ -187,8 +181,7 @@ void answer_status(zbus_ingress_pointer self, const std::string& payload) {
       return;
     }
     self->state.stats.protocol_errors++;
-    send_reply(self, failure.reply_to,
-               {failure.id, std::nullopt, std::nullopt, failure.reason});
+    send_reply(self, failure.reply_to, {failure.id, std::nullopt, std::nullopt, failure.reason});
     return;
   }
   auto& st = self->state;
@@ -210,8 +203,7 @@ void answer_status(zbus_ingress_pointer self, const std::string& payload) {
   }
   if (st.stats.in_flight < st.config.max_in_flight)
     workers.push_back({"free", st.idle_since, ""});
-  auto data =
-    zbus::encode_status({{zbus::object_name, zbus::object_version}}, workers, &st.stats);
+  auto data = zbus::encode_status({{zbus::object_name, zbus::object_version}}, workers, &st.stats);
   send_reply(self, req->reply_to, {req->id, std::move(data), std::nullopt, std::nullopt});
 }
 
@@ -231,8 +223,7 @@ void handle_request(zbus_ingress_pointer self, const std::string& payload) {
       st.stats.protocol_errors++;
       warn_bad_request(self, "zbus: undecodable payload for {}: {}",
                        log::printable(failure.reply_to), failure.reason);
-      send_reply(self, failure.reply_to,
-                 {failure.id, std::nullopt, std::nullopt, failure.reason});
+      send_reply(self, failure.reply_to, {failure.id, std::nullopt, std::nullopt, failure.reason});
     }
     finish(self, call_id);
     return;
@@ -253,13 +244,12 @@ void handle_request(zbus_ingress_pointer self, const std::string& payload) {
     warn_bad_request(self, "zbus: {} {}.{}: {}", log::printable(req->id),
                      log::printable(req->object.name + "@" + req->object.version),
                      log::printable(req->method), checked.protocol_error);
-    send_reply(self, req->reply_to,
-               {req->id, std::nullopt, std::nullopt, checked.protocol_error});
+    send_reply(self, req->reply_to, {req->id, std::nullopt, std::nullopt, checked.protocol_error});
     finish(self, call_id);
     return;
   }
-  st.active.emplace(call_id, zbus_ingress_state::active_call{
-                               checked.value->m, self->clock().now(), wall_now(self)});
+  st.active.emplace(call_id, zbus_ingress_state::active_call{checked.value->m, self->clock().now(),
+                                                             wall_now(self)});
   dispatch(self, call_id, std::move(*req), std::move(*checked.value));
 }
 

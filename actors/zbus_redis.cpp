@@ -52,17 +52,17 @@ zbus_listener(zbus_listener_actor::stateful_pointer<zbus_listener_state> self,
         keys.push_back(st.config.object_queue);
       std::string key, value;
       switch (st.conn->blpop(keys, st.config.pop_timeout_s, key, value)) {
-        case zbus::redis_connection::pop_result::item:
-          if (key == st.config.object_queue && st.credit > 0)
-            st.credit--;
-          st.popped++;
-          // From here the request lives in the ingress: it is answered even if Redis goes away.
-          self->send(st.ingress, atom::payload_v, std::move(key), std::move(value));
-          break;
-        case zbus::redis_connection::pop_result::timeout:
-          break;
-        case zbus::redis_connection::pop_result::failed:
-          return outage(st.conn->error());
+      case zbus::redis_connection::pop_result::item:
+        if (key == st.config.object_queue && st.credit > 0)
+          st.credit--;
+        st.popped++;
+        // From here the request lives in the ingress: it is answered even if Redis goes away.
+        self->send(st.ingress, atom::payload_v, std::move(key), std::move(value));
+        break;
+      case zbus::redis_connection::pop_result::timeout:
+        break;
+      case zbus::redis_connection::pop_result::failed:
+        return outage(st.conn->error());
       }
       self->send(self, atom::pop_v);
     },

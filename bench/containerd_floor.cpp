@@ -84,8 +84,8 @@ struct adapter_path {
     ask<contd::container_record>("Containers.Create", atom::ctr_create_v, ns, rec);
     ask<uint32_t>("Tasks.Create", atom::tsk_create_v, ns, id, log_uri, log_uri);
     ask<uint32_t>("Tasks.Start", atom::tsk_start_v, ns, id);
-    auto exit = ask<contd::exit_info>("Tasks.Wait", atom::tsk_wait_v, ns, id,
-                                      caf::timespan{deadline});
+    auto exit =
+      ask<contd::exit_info>("Tasks.Wait", atom::tsk_wait_v, ns, id, caf::timespan{deadline});
     if (exit.exit_status != 0)
       die("/bin/true exited with " + std::to_string(exit.exit_status));
     ask<contd::exit_info>("Tasks.Delete", atom::tsk_delete_v, ns, id);
@@ -126,7 +126,8 @@ struct raw_path {
     task.set_container_id(id);
     task.set_stdout(log_uri);
     task.set_stderr(log_uri);
-    call("Tasks.Create", ns, [&](auto& ctx) { return rpc.tasks->Create(&ctx, task, &task_created); });
+    call("Tasks.Create", ns,
+         [&](auto& ctx) { return rpc.tasks->Create(&ctx, task, &task_created); });
     tsk::StartRequest start;
     tsk::StartResponse started;
     start.set_container_id(id);
@@ -142,7 +143,8 @@ struct raw_path {
     tsk::DeleteTaskRequest del_task;
     tsk::DeleteResponse del_resp;
     del_task.set_container_id(id);
-    call("Tasks.Delete", ns, [&](auto& ctx) { return rpc.tasks->Delete(&ctx, del_task, &del_resp); });
+    call("Tasks.Delete", ns,
+         [&](auto& ctx) { return rpc.tasks->Delete(&ctx, del_task, &del_resp); });
     tsk::GetRequest get;
     tsk::GetResponse got;
     get.set_container_id(id);
@@ -155,7 +157,8 @@ struct raw_path {
     }
     ctr::DeleteContainerRequest del;
     del.set_id(id);
-    call("Containers.Delete", ns, [&](auto& ctx) { return rpc.containers->Delete(&ctx, del, &empty); });
+    call("Containers.Delete", ns,
+         [&](auto& ctx) { return rpc.containers->Delete(&ctx, del, &empty); });
   }
 };
 

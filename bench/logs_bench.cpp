@@ -84,8 +84,7 @@ double cpu_ms(const rusage& ru) {
 }
 
 std::vector<std::string> writer_args(long lines) {
-  return {"/bin/busybox", "sh", "-c",
-          "yes " + line + " | head -n " + std::to_string(lines)};
+  return {"/bin/busybox", "sh", "-c", "yes " + line + " | head -n " + std::to_string(lines)};
 }
 
 /// The writer with stdout on `out_fd`; its wall time (until it exits) and CPU.
@@ -150,9 +149,10 @@ child run_piped(long lines) {
 }
 
 void bench_logger(long lines, int rounds) {
-  std::printf("1. a writer printing %ld lines of %zu bytes as fast as it can (best of %d)\n",
-              lines, line.size() + 1, rounds);
-  auto dir = std::filesystem::temp_directory_path() / ("contd-logs-bench-" + std::to_string(getpid()));
+  std::printf("1. a writer printing %ld lines of %zu bytes as fast as it can (best of %d)\n", lines,
+              line.size() + 1, rounds);
+  auto dir =
+    std::filesystem::temp_directory_path() / ("contd-logs-bench-" + std::to_string(getpid()));
   int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
   double best_null = 1e18, best_pipe = 1e18, best_log = 1e18, logger_cpu = 0, writer_cpu = 0;
   uint64_t disk = 0;
@@ -194,8 +194,8 @@ void bench_forwarding(long n) {
     std::ofstream out(log, std::ios::binary);
     for (long i = 0; i < n; ++i) {
       texts.push_back("line " + std::to_string(i) + " " + line);
-      out << logs::encode(logs::record{1800000000'000000000 + i, logs::stream::out, false,
-                                       texts.back()});
+      out << logs::encode(
+        logs::record{1800000000'000000000 + i, logs::stream::out, false, texts.back()});
     }
   }
   // Floor: the same payloads, pipelined PUBLISH in batches of 1000, no file.
@@ -207,7 +207,8 @@ void bench_forwarding(long n) {
   auto t0 = clk::now();
   for (size_t i = 0; i < texts.size(); i += 1000) {
     std::vector<std::string> batch(texts.begin() + static_cast<long>(i),
-                                   texts.begin() + static_cast<long>(std::min(i + 1000, texts.size())));
+                                   texts.begin()
+                                     + static_cast<long>(std::min(i + 1000, texts.size())));
     conn.publish_many("floor", batch);
   }
   auto floor_ms = ms_since(t0);
@@ -227,8 +228,7 @@ void bench_forwarding(long n) {
   while (published < static_cast<uint64_t>(n) && ms_since(t0) < 120000) {
     std::this_thread::sleep_for(10ms);
     self->request(fwd, 5s, atom::stats_v)
-      .receive([&](uint64_t p, uint64_t, uint64_t, bool) { published = p; },
-               [](caf::error&) {});
+      .receive([&](uint64_t p, uint64_t, uint64_t, bool) { published = p; }, [](caf::error&) {});
   }
   auto fwd_ms = ms_since(t0);
   self->send_exit(fwd, caf::exit_reason::user_shutdown);

@@ -164,8 +164,8 @@ int main(int argc, char** argv) {
   for (int i = 0; i < runs; ++i) {
     auto id = "r" + std::to_string(i);
     auto t0 = clk::now();
-    if (!call_ok(c, "Run", {zbus::encode_string("bench"),
-                            zbus::encode_container(s.make(id, "/bin/true"))}))
+    if (!call_ok(c, "Run",
+                 {zbus::encode_string("bench"), zbus::encode_container(s.make(id, "/bin/true"))}))
       return 1;
     if (!call_ok(c, "Delete", args2("bench", id)))
       return 1;
@@ -177,8 +177,9 @@ int main(int argc, char** argv) {
   std::printf("ratio of medians contd/floor: %.3f\n", pct(contd_ms, 50) / pct(floor_ms, 50));
 
   // 2. Inspect with many concurrent callers.
-  if (!call_ok(c, "Run", {zbus::encode_string("bench"),
-                          zbus::encode_container(s.make("target", "/bin/sleep 100000"))}))
+  if (!call_ok(c, "Run",
+               {zbus::encode_string("bench"),
+                zbus::encode_container(s.make("target", "/bin/sleep 100000"))}))
     return 1;
   std::vector<double> idle_ms;
   for (int i = 0; i < 200; ++i) {
@@ -248,8 +249,8 @@ int main(int argc, char** argv) {
       zbus::client cc{s.redis.broker()};
       for (int i = next++; i < tenants; i = next++) {
         auto ns = "t" + std::to_string(i);
-        call_ok(cc, "Run", {zbus::encode_string(ns),
-                            zbus::encode_container(s.make("c", "/bin/true"))});
+        call_ok(cc, "Run",
+                {zbus::encode_string(ns), zbus::encode_container(s.make("c", "/bin/true"))});
         call_ok(cc, "Delete", args2(ns, "c"));
       }
     });
@@ -261,5 +262,4 @@ int main(int argc, char** argv) {
   std::printf("resident memory: %ld KiB before, %ld KiB after (%.1f KiB per tenant)\n", before,
               after, static_cast<double>(after - before) / tenants);
   return 0; // the fixture purges every namespace of its containerd
-
 }

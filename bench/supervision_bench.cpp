@@ -129,8 +129,11 @@ std::tuple<uint64_t, uint64_t, uint64_t> module_stats(caf::actor_system& sys,
   caf::scoped_actor self{sys};
   std::tuple<uint64_t, uint64_t, uint64_t> out{0, 0, 0};
   self->request(m, 10s, atom::stats_v)
-    .receive([&](uint64_t t, uint64_t s, uint64_t n) { out = {t, s, n}; },
-             [](caf::error&) {});
+    .receive(
+      [&](uint64_t t, uint64_t s, uint64_t n) {
+        out = {t, s, n};
+      },
+      [](caf::error&) {});
   return out;
 }
 
@@ -193,9 +196,8 @@ int main(int argc, char** argv) {
   std::printf("(best of 3 alternating rounds)\n");
   std::printf("Inspect idle p50: contd %.3f ms, no-op server %.3f ms, ratio %.2f\n",
               contd_f.idle_p50, noop_f.idle_p50, contd_f.idle_p50 / noop_f.idle_p50);
-  std::printf("Inspect with %d callers: contd %.0f/s, no-op server %.0f/s, ratio %.2f\n",
-              callers, contd_f.throughput, noop_f.throughput,
-              contd_f.throughput / noop_f.throughput);
+  std::printf("Inspect with %d callers: contd %.0f/s, no-op server %.0f/s, ratio %.2f\n", callers,
+              contd_f.throughput, noop_f.throughput, contd_f.throughput / noop_f.throughput);
 
   // 2. Reconcile at start with `containers` containers in `namespaces` namespaces.
   door = spawn_front_door(sys, module.module, front_door_config{redis.broker(), 1024, 0.2});
@@ -206,8 +208,9 @@ int main(int argc, char** argv) {
       ts.emplace_back([&] {
         zbus::client cc{redis.broker()};
         for (int i = next++; i < containers; i = next++)
-          call(cc, "Run", {zbus::encode_string("rec" + std::to_string(i % namespaces)),
-                           zbus::encode_container(make("c" + std::to_string(i)))});
+          call(cc, "Run",
+               {zbus::encode_string("rec" + std::to_string(i % namespaces)),
+                zbus::encode_container(make("c" + std::to_string(i)))});
       });
     for (auto& t : ts)
       t.join();

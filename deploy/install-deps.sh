@@ -2,12 +2,12 @@
 # Installs, idempotently, every Debian package contd needs to build, test and run.
 set -euo pipefail
 PKGS=(
-  build-essential cmake pkg-config ninja-build
+  build-essential dpkg-dev file cmake pkg-config ninja-build
   libcaf-dev
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev
   libhiredis-dev nlohmann-json3-dev libspdlog-dev libfmt-dev catch2 libssl-dev
-  libtomlplusplus-dev libcli11-dev
+  libtomlplusplus-dev libcli11-dev clang-format
   containerd runc redis-server busybox-static iproute2 procps
 )
 missing=()

@@ -32,20 +32,20 @@ struct container_record {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, container_record& x) {
-  return f(caf::meta::type_name("contd.container_record"), x.id, x.labels, x.spec_json,
-           x.runtime, x.created_at, x.updated_at);
+  return f(caf::meta::type_name("contd.container_record"), x.id, x.labels, x.spec_json, x.runtime,
+           x.created_at, x.updated_at);
 }
 
 /// A task (or exec process) as Tasks.Get/List report it.
 struct task_info {
-  std::string id;     // container id (exec id for exec processes)
+  std::string id; // container id (exec id for exec processes)
   uint32_t pid = 0;
   std::string status; // "created", "running", "stopped", "paused", "pausing", "unknown"
   uint32_t exit_status = 0;
   go_time exited_at;
   friend bool operator==(const task_info& a, const task_info& b) {
-    return a.id == b.id && a.pid == b.pid && a.status == b.status
-           && a.exit_status == b.exit_status && a.exited_at == b.exited_at;
+    return a.id == b.id && a.pid == b.pid && a.status == b.status && a.exit_status == b.exit_status
+           && a.exited_at == b.exited_at;
   }
 };
 
@@ -84,11 +84,11 @@ typename Inspector::result_type inspect(Inspector& f, exec_result& x) {
   return f(caf::meta::type_name("contd.exec_result"), x.exit_code, x.output, x.truncated);
 }
 
-/// Resource usage of a task (Tasks.Metrics), cgroup v1 or v2, in the units the Go original publishes.
+/// Resource usage of a task (Tasks.Metrics), cgroup v1 or v2, in the units the Go original
+/// publishes.
 struct task_metrics {
   int64_t unix_ns = 0; // Metric.timestamp
-  uint64_t memory_usage = 0, memory_limit = 0, memory_cache = 0, cpu_usage_ns = 0,
-           pids_current = 0;
+  uint64_t memory_usage = 0, memory_limit = 0, memory_cache = 0, cpu_usage_ns = 0, pids_current = 0;
   bool cgroup_v2 = false;
   friend bool operator==(const task_metrics& a, const task_metrics& b) {
     return a.unix_ns == b.unix_ns && a.memory_usage == b.memory_usage
@@ -107,9 +107,9 @@ typename Inspector::result_type inspect(Inspector& f, task_metrics& x) {
 /// A containerd event that contd acts on (/tasks/exit, /tasks/oom).
 struct task_event {
   std::string ns;
-  std::string topic;        // "/tasks/exit" or "/tasks/oom"
+  std::string topic; // "/tasks/exit" or "/tasks/oom"
   std::string container_id;
-  std::string exec_id;      // equals container_id for the init process
+  std::string exec_id; // equals container_id for the init process
   uint32_t pid = 0;
   uint32_t exit_status = 0;
   go_time exited_at;

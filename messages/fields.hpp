@@ -41,8 +41,8 @@ optional_field<T, B> opt_fld(const char* key, T& value, B& present) {
 }
 
 /// Declares `fields_of` for Type, for const and mutable objects alike (`x` is the object).
-#define CONTD_FIELDS(Type)                                                                     \
-  template <class C, std::enable_if_t<std::is_same_v<std::remove_const_t<C>, Type>, int> = 0>  \
+#define CONTD_FIELDS(Type)                                                                         \
+  template <class C, std::enable_if_t<std::is_same_v<std::remove_const_t<C>, Type>, int> = 0>      \
   auto fields_of(C& x)
 
 template <class F>
@@ -84,8 +84,7 @@ auto refs(optional_field<T, B> f) {
 /// A tuple of references to every member in the table (presence flags included).
 template <class T>
 auto refs_of(T& x) {
-  return std::apply([](auto... fs) { return std::tuple_cat(detail::refs(fs)...); },
-                    fields_of(x));
+  return std::apply([](auto... fs) { return std::tuple_cat(detail::refs(fs)...); }, fields_of(x));
 }
 
 /// Member-wise equality over the table.
@@ -97,21 +96,20 @@ bool fields_equal(const T& a, const T& b) {
 /// CAF's inspect() over the table.
 template <class Inspector, class T>
 typename Inspector::result_type inspect_fields(Inspector& f, const char* name, T& x) {
-  return std::apply([&](auto&... xs) { return f(caf::meta::type_name(name), xs...); },
-                    refs_of(x));
+  return std::apply([&](auto&... xs) { return f(caf::meta::type_name(name), xs...); }, refs_of(x));
 }
 
 /// ==, != and CAF's inspect() for a type with a field table.
-#define CONTD_FIELD_OPS(Type, type_name)                                                       \
-  inline bool operator==(const Type& a, const Type& b) {                                       \
-    return fields_equal(a, b);                                                                 \
-  }                                                                                            \
-  inline bool operator!=(const Type& a, const Type& b) {                                       \
-    return !(a == b);                                                                          \
-  }                                                                                            \
-  template <class Inspector>                                                                   \
-  typename Inspector::result_type inspect(Inspector& f, Type& x) {                             \
-    return inspect_fields(f, type_name, x);                                                    \
+#define CONTD_FIELD_OPS(Type, type_name)                                                           \
+  inline bool operator==(const Type& a, const Type& b) {                                           \
+    return fields_equal(a, b);                                                                     \
+  }                                                                                                \
+  inline bool operator!=(const Type& a, const Type& b) {                                           \
+    return !(a == b);                                                                              \
+  }                                                                                                \
+  template <class Inspector>                                                                       \
+  typename Inspector::result_type inspect(Inspector& f, Type& x) {                                 \
+    return inspect_fields(f, type_name, x);                                                        \
   }
 
 } // namespace contd

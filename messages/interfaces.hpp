@@ -90,8 +90,7 @@ using event_sink_actor = caf::typed_actor<
   caf::reacts_to<atom::resync>>;
 
 /// Receives every state transition of a managed container (published on the zbus event stream).
-using event_publisher_actor = caf::typed_actor<
-  caf::reacts_to<atom::publish, container_event>>;
+using event_publisher_actor = caf::typed_actor<caf::reacts_to<atom::publish, container_event>>;
 
 using containerd_client_actor = caf::typed_actor<
   // containerd's version string (Version.Version)
@@ -110,15 +109,15 @@ using containerd_client_actor = caf::typed_actor<
   // Containers.Get(ns, id)
   caf::replies_to<atom::ctr_get, std::string, std::string>::with<container_record>,
   // Containers.List(ns, filters): filters are OR-ed, comma-separated clauses AND-ed
-  caf::replies_to<atom::ctr_list, std::string, std::vector<std::string>>::with<
-    std::vector<container_record>>,
+  caf::replies_to<atom::ctr_list, std::string,
+                  std::vector<std::string>>::with<std::vector<container_record>>,
   // Containers.Update(ns, id): set (overwrite) these labels, keep the others
   caf::replies_to<atom::ctr_labels, std::string, std::string, label_map>::with<container_record>,
   // Containers.Delete(ns, id); refused with failed_precondition while the container has a task
   caf::replies_to<atom::ctr_delete, std::string, std::string>::with<void>,
   // Tasks.Create(ns, id, stdout URI, stderr URI) -> pid; rootfs empty, no terminal
-  caf::replies_to<atom::tsk_create, std::string, std::string, std::string, std::string>::with<
-    uint32_t>,
+  caf::replies_to<atom::tsk_create, std::string, std::string, std::string,
+                  std::string>::with<uint32_t>,
   // Tasks.Start(ns, id) -> pid
   caf::replies_to<atom::tsk_start, std::string, std::string>::with<uint32_t>,
   // Tasks.Get(ns, id); not_found when the container has no task
@@ -140,8 +139,8 @@ using containerd_client_actor = caf::typed_actor<
   // past the timeout: SIGKILL, errc::timeout "execution timed out"; DeleteProcess always. The
   // process's stdout and stderr go to the existing regular file `capture` ("" = /dev/null); the
   // result carries the exit code only (the caller reads the file)
-  caf::replies_to<atom::exec_run, std::string, std::string, std::string, std::string,
-                  caf::timespan, std::string>::with<exec_result>,
+  caf::replies_to<atom::exec_run, std::string, std::string, std::string, std::string, caf::timespan,
+                  std::string>::with<exec_result>,
   // Events.Subscribe(filters) delivering /tasks/exit and /tasks/oom to the sink; re-subscribes
   // after containerd restarts
   caf::reacts_to<atom::subscribe, event_sink_actor, std::vector<std::string>>>;
@@ -220,32 +219,33 @@ using log_forwarder_actor = caf::typed_actor<
 /// One tenant per containerd namespace: the supervisor of its managed containers. Serialises
 /// operations per container, runs different containers concurrently. Same calls as the module
 /// (ns is always the tenant's own).
-using tenant_actor = caf::typed_actor<
-  caf::replies_to<atom::run, std::string, container>::with<std::string>,
-  caf::replies_to<atom::inspect, std::string, std::string>::with<container>,
-  caf::replies_to<atom::delete_, std::string, std::string>::with<void>,
-  caf::replies_to<atom::sig_delete, std::string, std::string>::with<void>,
-  caf::replies_to<atom::exec, std::string, std::string, caf::timespan,
-                  std::vector<std::string>>::with<void>,
-  caf::replies_to<atom::logs, std::string, std::string>::with<std::string>,
-  caf::replies_to<atom::list, std::string>::with<std::vector<std::string>>,
-  // an event of one of this tenant's containers
-  caf::reacts_to<atom::event, task_event>,
-  // the event stream had a gap (or contd just started): reconcile the namespace
-  caf::reacts_to<atom::resync>,
-  // (the model answers: reconciled since the last gap, containers supervised)
-  caf::replies_to<atom::stats>::with<bool, uint64_t>,
-  // who removes shims containerd leaked (none: they are left alone)
-  caf::reacts_to<atom::attach, shim_reaper_actor>,
-  // who reads and writes log files (none: output is discarded)
-  caf::reacts_to<atom::attach, log_io_actor>,
-  caf::replies_to<atom::metrics, std::string, std::string>::with<task_metrics>,
-  // the module retires this tenant: finish the queued work, then quit
-  caf::reacts_to<atom::done>,
-  // internal: the idle timer of generation n fired
-  caf::reacts_to<atom::timer, uint64_t>,
-  // internal: timer n (a restart backoff, a rollback retry, the periodic reconcile) is due
-  caf::reacts_to<atom::retry, uint64_t>>;
+using tenant_actor =
+  caf::typed_actor<caf::replies_to<atom::run, std::string, container>::with<std::string>,
+                   caf::replies_to<atom::inspect, std::string, std::string>::with<container>,
+                   caf::replies_to<atom::delete_, std::string, std::string>::with<void>,
+                   caf::replies_to<atom::sig_delete, std::string, std::string>::with<void>,
+                   caf::replies_to<atom::exec, std::string, std::string, caf::timespan,
+                                   std::vector<std::string>>::with<void>,
+                   caf::replies_to<atom::logs, std::string, std::string>::with<std::string>,
+                   caf::replies_to<atom::list, std::string>::with<std::vector<std::string>>,
+                   // an event of one of this tenant's containers
+                   caf::reacts_to<atom::event, task_event>,
+                   // the event stream had a gap (or contd just started): reconcile the namespace
+                   caf::reacts_to<atom::resync>,
+                   // (the model answers: reconciled since the last gap, containers supervised)
+                   caf::replies_to<atom::stats>::with<bool, uint64_t>,
+                   // who removes shims containerd leaked (none: they are left alone)
+                   caf::reacts_to<atom::attach, shim_reaper_actor>,
+                   // who reads and writes log files (none: output is discarded)
+                   caf::reacts_to<atom::attach, log_io_actor>,
+                   caf::replies_to<atom::metrics, std::string, std::string>::with<task_metrics>,
+                   // the module retires this tenant: finish the queued work, then quit
+                   caf::reacts_to<atom::done>,
+                   // internal: the idle timer of generation n fired
+                   caf::reacts_to<atom::timer, uint64_t>,
+                   // internal: timer n (a restart backoff, a rollback retry, the periodic
+                   // reconcile) is due
+                   caf::reacts_to<atom::retry, uint64_t>>;
 
 /// The module actor: the public interface plus what tenants and the event stream send it.
 using module_actor = container_module_actor::extend<
@@ -277,6 +277,5 @@ using zbus_publisher_actor = event_publisher_actor::extend<
   caf::replies_to<atom::stats>::with<uint64_t, uint64_t, uint64_t>,
   // internal: retry the queued events after an outage
   caf::reacts_to<atom::retry>>;
-
 
 } // namespace contd

@@ -7,16 +7,26 @@ namespace contd {
 
 std::string to_string(errc x) {
   switch (x) {
-    case errc::invalid_argument: return "invalid_argument";
-    case errc::not_found: return "not_found";
-    case errc::already_exists: return "already_exists";
-    case errc::timeout: return "timeout";
-    case errc::unavailable: return "unavailable";
-    case errc::failed_precondition: return "failed_precondition";
-    case errc::internal: return "internal";
-    case errc::stuck: return "stuck";
-    case errc::exec_failed: return "exec_failed";
-    case errc::protocol: return "protocol";
+  case errc::invalid_argument:
+    return "invalid_argument";
+  case errc::not_found:
+    return "not_found";
+  case errc::already_exists:
+    return "already_exists";
+  case errc::timeout:
+    return "timeout";
+  case errc::unavailable:
+    return "unavailable";
+  case errc::failed_precondition:
+    return "failed_precondition";
+  case errc::internal:
+    return "internal";
+  case errc::stuck:
+    return "stuck";
+  case errc::exec_failed:
+    return "exec_failed";
+  case errc::protocol:
+    return "protocol";
   }
   return "errc(" + std::to_string(static_cast<int>(x)) + ")";
 }

@@ -1,8 +1,8 @@
 // The container vocabulary: data that travels between contd's actors.
 //
 // `container` is the superset of the seed-era struct (mounts with Type and Options) and the current
-// 16-field struct of the zos `pkg.Container`. Field names follow Go's, in snake_case; the zbus codec
-// maps them to the exact Go keys.
+// 16-field struct of the zos `pkg.Container`. Field names follow Go's, in snake_case; the zbus
+// codec maps them to the exact Go keys.
 #pragma once
 
 #include <cstdint>
@@ -118,7 +118,7 @@ struct container_state {
   uint64_t restarts = 0;       // restarts contd made, over the container's life
   uint32_t last_exit_code = 0; // of the last exit, also while a restart already runs
   go_time last_exited_at;
-  std::string reason;          // why it is failed, stuck or restarting
+  std::string reason; // why it is failed, stuck or restarting
 };
 
 CONTD_FIELDS(container_state) {
@@ -172,12 +172,12 @@ CONTD_FIELD_OPS(container, "contd.container")
 /// A state transition of a managed container, as published on
 /// `container.container@0.0.1.Events` (msgpack map with the Go-style keys in the comments).
 struct container_event {
-  std::string ns;   // Namespace
-  std::string id;   // ID
-  std::string kind; // Kind: started, exited, oom, restarting, restarted, failed, stopped,
-                    // deleted, stuck, removed (a leftover of an unfinished Run)
-  uint32_t exit_code = 0; // ExitCode
-  uint32_t signal = 0;    // Signal: the signal that ended the process (exit code 128+n), or 0
+  std::string ns;          // Namespace
+  std::string id;          // ID
+  std::string kind;        // Kind: started, exited, oom, restarting, restarted, failed, stopped,
+                           // deleted, stuck, removed (a leftover of an unfinished Run)
+  uint32_t exit_code = 0;  // ExitCode
+  uint32_t signal = 0;     // Signal: the signal that ended the process (exit code 128+n), or 0
   bool oom_killed = false; // OOMKilled
   uint64_t restarts = 0;   // Restarts
   go_time at;              // At
@@ -191,25 +191,25 @@ struct container_event {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, container_event& x) {
-  return f(caf::meta::type_name("contd.container_event"), x.ns, x.id, x.kind, x.exit_code,
-           x.signal, x.oom_killed, x.restarts, x.at, x.reason);
+  return f(caf::meta::type_name("contd.container_event"), x.ns, x.id, x.kind, x.exit_code, x.signal,
+           x.oom_killed, x.restarts, x.at, x.reason);
 }
 
 /// Counters of the ingress, for tests, logs and the status of the daemon.
 struct ingress_stats {
-  uint64_t received = 0;     // payloads handed over by the listener
-  uint64_t replied = 0;      // replies handed to the replier
-  uint64_t undecodable = 0;  // payloads that were not a zbus request
-  uint64_t dropped = 0;      // undecodable payloads without a recoverable ReplyTo
+  uint64_t received = 0;    // payloads handed over by the listener
+  uint64_t replied = 0;     // replies handed to the replier
+  uint64_t undecodable = 0; // payloads that were not a zbus request
+  uint64_t dropped = 0;     // undecodable payloads without a recoverable ReplyTo
   uint64_t protocol_errors = 0;
-  uint64_t unanswerable = 0; // decodable requests without a ReplyTo: not executed
+  uint64_t unanswerable = 0;        // decodable requests without a ReplyTo: not executed
   uint64_t warnings_suppressed = 0; // bad-request warnings the rate limit did not write
   uint32_t in_flight = 0;
   friend bool operator==(const ingress_stats& a, const ingress_stats& b) {
     return a.received == b.received && a.replied == b.replied && a.undecodable == b.undecodable
            && a.dropped == b.dropped && a.protocol_errors == b.protocol_errors
-           && a.unanswerable == b.unanswerable
-           && a.warnings_suppressed == b.warnings_suppressed && a.in_flight == b.in_flight;
+           && a.unanswerable == b.unanswerable && a.warnings_suppressed == b.warnings_suppressed
+           && a.in_flight == b.in_flight;
   }
 };
 

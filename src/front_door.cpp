@@ -19,12 +19,12 @@ front_door spawn_front_door(caf::actor_system& sys, container_module_actor modul
   front_door fd;
   fd.replier = sys.spawn<caf::detached>(
     zbus_replier, zbus_replier_config{cfg.broker, zbus::reply_ttl_seconds, {}});
-  fd.ingress = sys.spawn(zbus_ingress, std::move(module), fd.replier,
-                         zbus_ingress_config{cfg.max_in_flight});
+  fd.ingress =
+    sys.spawn(zbus_ingress, std::move(module), fd.replier, zbus_ingress_config{cfg.max_in_flight});
   fd.listener = sys.spawn<caf::detached>(
     zbus_listener,
-    zbus_listener_config{cfg.broker, zbus::object_queue(), zbus::status_queue(),
-                         cfg.pop_timeout_s, {}},
+    zbus_listener_config{
+      cfg.broker, zbus::object_queue(), zbus::status_queue(), cfg.pop_timeout_s, {}},
     fd.ingress);
   zbus_publisher_config pcfg;
   pcfg.broker = cfg.broker;

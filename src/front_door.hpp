@@ -58,8 +58,7 @@ struct drain_report {
 /// is answered or `deadline` has passed (it tells, nobody polls), then the replier and the
 /// publisher push out what they still hold. The ingress, replier and publisher keep running
 /// until stop_front_door().
-drain_report drain_front_door(caf::actor_system& sys, const front_door& fd,
-                              caf::timespan deadline);
+drain_report drain_front_door(caf::actor_system& sys, const front_door& fd, caf::timespan deadline);
 
 /// Makes a drain_front_door() waiting for calls in flight stop waiting at once (from any
 /// thread, e.g. on a second signal); the replies and events still go out.

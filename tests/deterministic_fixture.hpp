@@ -28,9 +28,7 @@ public:
   coordinator& sched;
 
   deterministic_fixture()
-    : sys(prepare(cfg)), self(sys, true),
-      sched(dynamic_cast<coordinator&>(sys.scheduler())) {
-  }
+      : sys(prepare(cfg)), self(sys, true), sched(dynamic_cast<coordinator&>(sys.scheduler())) {}
 
   virtual ~deterministic_fixture() {
     run_with_timeouts(); // pending timers pin actors; ~actor_system would wait forever

@@ -25,16 +25,12 @@ std::shared_ptr<grpc::Channel> make_channel(const std::string& socket) {
 }
 
 stubs::stubs(std::shared_ptr<grpc::Channel> ch)
-  : channel(std::move(ch)),
-    version(version_v1::Version::NewStub(channel)),
-    namespaces(namespaces_v1::Namespaces::NewStub(channel)),
-    containers(containers_v1::Containers::NewStub(channel)),
-    tasks(tasks_v1::Tasks::NewStub(channel)),
-    events(events_v1::Events::NewStub(channel)) {
-}
+    : channel(std::move(ch)), version(version_v1::Version::NewStub(channel)),
+      namespaces(namespaces_v1::Namespaces::NewStub(channel)),
+      containers(containers_v1::Containers::NewStub(channel)),
+      tasks(tasks_v1::Tasks::NewStub(channel)), events(events_v1::Events::NewStub(channel)) {}
 
-inflight::token::token(std::shared_ptr<inflight> owner) : owner_(std::move(owner)) {
-}
+inflight::token::token(std::shared_ptr<inflight> owner) : owner_(std::move(owner)) {}
 
 inflight::token::~token() {
   if (owner_)

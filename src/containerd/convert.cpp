@@ -12,18 +12,18 @@ go_time to_go_time(const google::protobuf::Timestamp& ts, bool present) {
 
 std::string status_name(int status) {
   switch (status) {
-    case ::containerd::v1::types::CREATED:
-      return "created";
-    case ::containerd::v1::types::RUNNING:
-      return "running";
-    case ::containerd::v1::types::STOPPED:
-      return "stopped";
-    case ::containerd::v1::types::PAUSED:
-      return "paused";
-    case ::containerd::v1::types::PAUSING:
-      return "pausing";
-    default:
-      return "unknown";
+  case ::containerd::v1::types::CREATED:
+    return "created";
+  case ::containerd::v1::types::RUNNING:
+    return "running";
+  case ::containerd::v1::types::STOPPED:
+    return "stopped";
+  case ::containerd::v1::types::PAUSED:
+    return "paused";
+  case ::containerd::v1::types::PAUSING:
+    return "pausing";
+  default:
+    return "unknown";
   }
 }
 

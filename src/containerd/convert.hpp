@@ -14,8 +14,10 @@
 namespace contd::containerd {
 
 // The exact type URLs containerd and its Go tools expect (a protobuf Any whose URL
-// is not "type.googleapis.com/..." is not resolved by name). The JSON ones carry JSON, and the event ones have no slash, so neither PackFrom nor UnpackTo applies.
-inline constexpr const char* spec_type_url = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
+// is not "type.googleapis.com/..." is not resolved by name). The JSON ones carry JSON, and the
+// event ones have no slash, so neither PackFrom nor UnpackTo applies.
+inline constexpr const char* spec_type_url =
+  "types.containerd.io/opencontainers/runtime-spec/1/Spec";
 inline constexpr const char* process_type_url =
   "types.containerd.io/opencontainers/runtime-spec/1/Process";
 inline constexpr const char* task_exit_type_url = "containerd.events.TaskExit";

@@ -18,27 +18,27 @@ static_assert(static_cast<int>(grpc::StatusCode::UNAUTHENTICATED)
 
 errc map_code(int32_t code) {
   switch (static_cast<rpc_code>(code)) {
-    case rpc_code::not_found:
-      return errc::not_found;
-    case rpc_code::already_exists:
-      return errc::already_exists;
-    case rpc_code::deadline_exceeded:
-      return errc::timeout;
-    case rpc_code::unavailable:
-      return errc::unavailable;
-    case rpc_code::invalid_argument:
-      return errc::invalid_argument;
-    case rpc_code::failed_precondition:
-      return errc::failed_precondition;
-    default:
-      return errc::internal;
+  case rpc_code::not_found:
+    return errc::not_found;
+  case rpc_code::already_exists:
+    return errc::already_exists;
+  case rpc_code::deadline_exceeded:
+    return errc::timeout;
+  case rpc_code::unavailable:
+    return errc::unavailable;
+  case rpc_code::invalid_argument:
+    return errc::invalid_argument;
+  case rpc_code::failed_precondition:
+    return errc::failed_precondition;
+  default:
+    return errc::internal;
   }
 }
 
 caf::error to_error(int32_t code, const std::string& message, const std::string& method) {
   auto c = static_cast<rpc_code>(code);
-  bool client_side = c == rpc_code::deadline_exceeded || c == rpc_code::unavailable
-                     || c == rpc_code::cancelled;
+  bool client_side =
+    c == rpc_code::deadline_exceeded || c == rpc_code::unavailable || c == rpc_code::cancelled;
   std::string text = message;
   if (client_side || text.empty())
     text = "containerd " + method + ": " + (message.empty() ? "call failed" : message)

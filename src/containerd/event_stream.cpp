@@ -5,15 +5,14 @@
 namespace contd::containerd {
 
 event_stream::event_stream(inflight::token token, event_fn on_event, done_fn on_done)
-  : token_(std::move(token)), on_event_(std::move(on_event)), on_done_(std::move(on_done)) {
-}
+    : token_(std::move(token)), on_event_(std::move(on_event)), on_done_(std::move(on_done)) {}
 
 std::shared_ptr<event_stream> event_stream::open(events_v1::Events::Stub& stub,
                                                  inflight::token token,
                                                  const std::vector<std::string>& filters,
                                                  event_fn on_event, done_fn on_done) {
-  auto s = std::make_shared<event_stream>(std::move(token), std::move(on_event),
-                                          std::move(on_done));
+  auto s =
+    std::make_shared<event_stream>(std::move(token), std::move(on_event), std::move(on_done));
   for (const auto& f : filters)
     s->req_.add_filters(f);
   s->keep_alive_ = s;

@@ -23,8 +23,7 @@ public:
 
   /// Opens the stream. `on_done` runs exactly once, when the stream ends for any reason;
   /// `on_event` never runs after it. No deadline: the stream lives until cancelled or broken.
-  static std::shared_ptr<event_stream> open(events_v1::Events::Stub& stub,
-                                            inflight::token token,
+  static std::shared_ptr<event_stream> open(events_v1::Events::Stub& stub, inflight::token token,
                                             const std::vector<std::string>& filters,
                                             event_fn on_event, done_fn on_done);
 

@@ -1,6 +1,5 @@
 #include "src/containerd/metrics.hpp"
 
-
 #include "github.com/containerd/cgroups/stats/v1/metrics.pb.h"
 #include "github.com/containerd/cgroups/v2/stats/metrics.pb.h"
 

@@ -213,8 +213,8 @@ std::vector<std::string> mount_points() {
     for (size_t i = 0; i < target.size(); ++i) {
       if (target[i] == '\\' && i + 3 < target.size()) {
         auto oct = target.substr(i + 1, 3);
-        if (oct.size() == 3 && std::all_of(oct.begin(), oct.end(),
-                                           [](char c) { return c >= '0' && c <= '7'; })) {
+        if (oct.size() == 3
+            && std::all_of(oct.begin(), oct.end(), [](char c) { return c >= '0' && c <= '7'; })) {
           decoded += static_cast<char>(std::strtol(oct.c_str(), nullptr, 8));
           i += 3;
           continue;
@@ -279,8 +279,7 @@ std::string errno_text() {
 
 // The runc root the shim of `bundle` uses: options.json's Root when set (and clean), otherwise
 // the default.
-std::string runc_root_of(const std::string& bundle, bool bundle_deleted,
-                         const reap_options& opts) {
+std::string runc_root_of(const std::string& bundle, bool bundle_deleted, const reap_options& opts) {
   if (!bundle.empty() && !bundle_deleted) {
     if (auto text = read_file(bundle + "/options.json")) {
       auto j = nlohmann::json::parse(*text, nullptr, false);
@@ -580,8 +579,7 @@ std::string shim_socket_path(const std::string& address, const std::string& ns,
   auto input = go_clean(address + "/" + ns + "/" + id);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_Digest(input.data(), input.size(), digest, &len, EVP_sha256(), nullptr) != 1
-      || len != 32)
+  if (EVP_Digest(input.data(), input.size(), digest, &len, EVP_sha256(), nullptr) != 1 || len != 32)
     return {};
   static const char* hex = "0123456789abcdef";
   std::string out = go_clean(socket_dir) + "/";
@@ -631,8 +629,8 @@ reap_result reap(const shim_process& shim, const reap_options& opts) {
   // 2. Everything derived from the bundle is computed and checked before the shim is signalled.
   const bool have_bundle = !s.bundle_deleted && is_dir_no_follow(s.bundle);
   if (!s.bundle_deleted && !bundle_shape_ok(s.bundle, ns, id))
-    return fail("refused: shim cwd \"" + s.bundle + "\" is not a bundle <state>/" + task_dir
-                + "/" + ns + "/" + id);
+    return fail("refused: shim cwd \"" + s.bundle + "\" is not a bundle <state>/" + task_dir + "/"
+                + ns + "/" + id);
   std::string work;
   std::string cgroups_path = "/" + ns + "/" + id;
   if (have_bundle) {
@@ -641,15 +639,15 @@ reap_result reap(const shim_process& shim, const reap_options& opts) {
     if (!ec) {
       work = link.string();
       if (!bundle_shape_ok(work, ns, id))
-        return fail("refused: " + s.bundle + "/work points to \"" + work
-                    + "\", not <root>/" + task_dir + "/" + ns + "/" + id);
+        return fail("refused: " + s.bundle + "/work points to \"" + work + "\", not <root>/"
+                    + task_dir + "/" + ns + "/" + id);
     }
     if (auto text = read_file(s.bundle + "/config.json")) {
       auto j = nlohmann::json::parse(*text, nullptr, false);
       if (j.is_object() && j.contains("linux") && j["linux"].is_object()) {
         auto& lx = j["linux"];
-        if (auto it = lx.find("cgroupsPath"); it != lx.end() && it->is_string()
-                                              && !it->get<std::string>().empty())
+        if (auto it = lx.find("cgroupsPath");
+            it != lx.end() && it->is_string() && !it->get<std::string>().empty())
           cgroups_path = it->get<std::string>();
       }
     }
@@ -679,8 +677,8 @@ reap_result reap(const shim_process& shim, const reap_options& opts) {
   // 4. runc's container (exists only if runc create got through), then its directory.
   if (exists_no_follow(runc_dir + "/state.json")) {
     r.actions.push_back("runc --root " + runc_ns_root + " delete -f " + id);
-    int rc = run_bounded({opts.runc, "--root", runc_ns_root, "delete", "-f", id},
-                         opts.runc_timeout);
+    int rc =
+      run_bounded({opts.runc, "--root", runc_ns_root, "delete", "-f", id}, opts.runc_timeout);
     if (rc != 0 && exists_no_follow(runc_dir + "/state.json"))
       return fail("runc delete -f " + id + " failed (status " + std::to_string(rc) + ")");
   }
@@ -746,8 +744,8 @@ reap_summary reap_leaked(const std::string& ns, const std::string& id, const rea
   std::string why;
   auto ctrd = find_containerd(opts.containerd_socket, &why);
   if (!ctrd) {
-    out.error = "cannot tell which containerd serves " + socket_path(opts.containerd_socket)
-                + ": " + why + "; nothing reaped";
+    out.error = "cannot tell which containerd serves " + socket_path(opts.containerd_socket) + ": "
+                + why + "; nothing reaped";
     return out;
   }
   for (const auto& s : find_shims(opts.containerd_socket, ns, id)) {
@@ -777,8 +775,8 @@ reap_summary reap_orphan_bundle(const std::string& ns, const std::string& id,
       return out;
     }
   if (!bundle_shape_ok(bundle, ns, id)) {
-    out.error = "refused: \"" + bundle + "\" is not a bundle <state>/" + task_dir + "/" + ns
-                + "/" + id;
+    out.error =
+      "refused: \"" + bundle + "\" is not a bundle <state>/" + task_dir + "/" + ns + "/" + id;
     out.invalid_argument = true;
     return out;
   }
@@ -795,8 +793,8 @@ reap_summary reap_orphan_bundle(const std::string& ns, const std::string& id,
   if (!ec) {
     work = link.string();
     if (!bundle_shape_ok(work, ns, id)) {
-      out.error = "refused: " + bundle + "/work points to \"" + work + "\", not <root>/"
-                  + task_dir + "/" + ns + "/" + id;
+      out.error = "refused: " + bundle + "/work points to \"" + work + "\", not <root>/" + task_dir
+                  + "/" + ns + "/" + id;
       return out;
     }
   }

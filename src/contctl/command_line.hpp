@@ -31,15 +31,14 @@ struct invocation {
   bool command_json = false; // inspect --json, events --json
   /// run: --rootfs, --netns, --env, --workdir, --interactive, --elevated, --propagation.
   container spec;
-  std::vector<std::string> mounts;           // run --mount, each SRC:DST[:MODE]
-  std::optional<std::string> memory;         // run --memory
-  std::optional<std::string> cpu;            // run --cpu
+  std::vector<std::string> mounts;             // run --mount, each SRC:DST[:MODE]
+  std::optional<std::string> memory;           // run --memory
+  std::optional<std::string> cpu;              // run --cpu
   std::optional<std::string> shutdown_timeout; // run --shutdown-timeout
-  std::optional<std::string> exec_timeout;   // exec --timeout
+  std::optional<std::string> exec_timeout;     // exec --timeout
 };
 
 /// Parses argv (argv[0] is the program). nullopt and `error` for a usage error.
-std::optional<invocation> parse_command_line(int argc, const char* const* argv,
-                                             std::string& error);
+std::optional<invocation> parse_command_line(int argc, const char* const* argv, std::string& error);
 
 } // namespace contd::ctl

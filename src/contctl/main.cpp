@@ -153,26 +153,39 @@ std::string dump_json(const Json& j, int indent = -1) {
 
 std::string signal_name(uint32_t sig) {
   switch (sig) {
-    case 1: return "SIGHUP";
-    case 2: return "SIGINT";
-    case 3: return "SIGQUIT";
-    case 4: return "SIGILL";
-    case 6: return "SIGABRT";
-    case 7: return "SIGBUS";
-    case 8: return "SIGFPE";
-    case 9: return "SIGKILL";
-    case 11: return "SIGSEGV";
-    case 13: return "SIGPIPE";
-    case 14: return "SIGALRM";
-    case 15: return "SIGTERM";
-    default: return "signal " + std::to_string(sig);
+  case 1:
+    return "SIGHUP";
+  case 2:
+    return "SIGINT";
+  case 3:
+    return "SIGQUIT";
+  case 4:
+    return "SIGILL";
+  case 6:
+    return "SIGABRT";
+  case 7:
+    return "SIGBUS";
+  case 8:
+    return "SIGFPE";
+  case 9:
+    return "SIGKILL";
+  case 11:
+    return "SIGSEGV";
+  case 13:
+    return "SIGPIPE";
+  case 14:
+    return "SIGALRM";
+  case 15:
+    return "SIGTERM";
+  default:
+    return "signal " + std::to_string(sig);
   }
 }
 
 /// One event as a line: time, namespace/id, kind, exit code / signal / OOM, restarts, reason.
 std::string event_line(const container_event& ev) {
-  std::string out = format_time(ev.at, 3) + " " + printable(ev.ns) + "/" + printable(ev.id)
-                    + " " + printable(ev.kind);
+  std::string out = format_time(ev.at, 3) + " " + printable(ev.ns) + "/" + printable(ev.id) + " "
+                    + printable(ev.kind);
   if (ev.exit_code != 0 || ev.kind == "exited" || ev.kind == "stopped")
     out += " exit=" + std::to_string(ev.exit_code);
   if (ev.signal != 0)
@@ -494,8 +507,7 @@ private:
     bool as_json = json || inv_.command_json;
     need(params, 2, "inspect NS ID");
     int rc = 0;
-    auto r =
-      call("Inspect", {zbus::encode_string(params[0]), zbus::encode_string(params[1])}, rc);
+    auto r = call("Inspect", {zbus::encode_string(params[0]), zbus::encode_string(params[1])}, rc);
     if (!r)
       return rc;
     auto c = zbus::decode_container(*r->data);
@@ -562,8 +574,8 @@ private:
     for (const auto& a : command)
       inputs.push_back(zbus::encode_string(a));
     int rc = 0;
-    auto r = call("Exec", std::move(inputs), rc,
-                  std::chrono::milliseconds{exec_timeout / 1'000'000});
+    auto r =
+      call("Exec", std::move(inputs), rc, std::chrono::milliseconds{exec_timeout / 1'000'000});
     if (r && json)
       std::cout << nlohmann::json{{"ok", true}}.dump() << "\n";
     return r ? exit_ok : rc;
@@ -583,7 +595,8 @@ private:
   }
 
   /// How many of `next`'s first lines repeat the end of `prev` (the longest such overlap).
-  static size_t overlap(const std::vector<std::string>& prev, const std::vector<std::string>& next) {
+  static size_t overlap(const std::vector<std::string>& prev,
+                        const std::vector<std::string>& next) {
     for (size_t k = std::min(prev.size(), next.size()); k > 0; --k)
       if (std::equal(prev.end() - static_cast<std::ptrdiff_t>(k), prev.end(), next.begin()))
         return k;
@@ -627,8 +640,8 @@ private:
       pause_for(500ms);
       if (stop_requested)
         break;
-      auto again = call("Logs", {zbus::encode_string(params[0]), zbus::encode_string(params[1])},
-                        rc);
+      auto again =
+        call("Logs", {zbus::encode_string(params[0]), zbus::encode_string(params[1])}, rc);
       if (!again)
         return rc; // the container is gone (or contd is)
       auto next = split_lines(zbus::decode_string(*again->data));
@@ -686,8 +699,8 @@ private:
       auto rows = nlohmann::json::array();
       for (const auto& [ns, id] : targets) {
         std::string err;
-        auto r = client_->call("Stats", {zbus::encode_string(ns), zbus::encode_string(id)},
-                               timeout, err);
+        auto r =
+          client_->call("Stats", {zbus::encode_string(ns), zbus::encode_string(id)}, timeout, err);
         nlohmann::json row{{"namespace", ns}, {"id", id}};
         auto why = [&] {
           return r ? (r->call_error ? *r->call_error : r->protocol_error.value_or("no data")) : err;
@@ -709,13 +722,13 @@ private:
       } else {
         if (watch)
           std::cout << "\x1b[H\x1b[2J"; // home, clear
-        std::printf("%-16s %-24s %12s %12s %12s %14s %6s\n", "NAMESPACE", "ID", "MEMORY",
-                    "LIMIT", "CACHE", "CPU", "PIDS");
+        std::printf("%-16s %-24s %12s %12s %12s %14s %6s\n", "NAMESPACE", "ID", "MEMORY", "LIMIT",
+                    "CACHE", "CPU", "PIDS");
         for (const auto& row : rows) {
           auto ns = row["namespace"].get<std::string>(), id = row["id"].get<std::string>();
           if (!row.contains("memory_usage")) {
-            std::printf("%-16s %-24s %12s %12s %12s %14s %6s\n", ns.c_str(), id.c_str(), "-",
-                        "-", "-", "-", "-");
+            std::printf("%-16s %-24s %12s %12s %12s %14s %6s\n", ns.c_str(), id.c_str(), "-", "-",
+                        "-", "-", "-");
             continue;
           }
           char cpu[32];
@@ -762,8 +775,8 @@ private:
       if (!subscribed) {
         if (!conn.subscribe({channel})) {
           if (!down)
-            std::cerr << "contctl: redis at " << url.to_string() << " unavailable ("
-                      << conn.error() << "); retrying\n";
+            std::cerr << "contctl: redis at " << url.to_string() << " unavailable (" << conn.error()
+                      << "); retrying\n";
           down = true;
           for (auto waited = 0ms; waited < delay && !stop_requested; waited += 50ms)
             std::this_thread::sleep_for(50ms);
@@ -779,16 +792,16 @@ private:
       }
       std::string from, payload;
       switch (conn.next_message(1s, from, payload)) {
-        case zbus::redis_connection::message_result::timeout:
-          continue;
-        case zbus::redis_connection::message_result::failed:
-          std::cerr << "contctl: lost redis at " << url.to_string() << " (" << conn.error()
-                    << "); reconnecting\n";
-          subscribed = false;
-          down = true;
-          continue;
-        case zbus::redis_connection::message_result::message:
-          break;
+      case zbus::redis_connection::message_result::timeout:
+        continue;
+      case zbus::redis_connection::message_result::failed:
+        std::cerr << "contctl: lost redis at " << url.to_string() << " (" << conn.error()
+                  << "); reconnecting\n";
+        subscribed = false;
+        down = true;
+        continue;
+      case zbus::redis_connection::message_result::message:
+        break;
       }
       if (from != channel)
         continue;

@@ -147,8 +147,8 @@ bool to_settings(const std::map<std::string, std::string>& v, settings& s, std::
   s.broker = *broker;
   const auto& inflight = v.at("max-inflight");
   if (inflight.empty() || inflight.size() > 7
-      || inflight.find_first_not_of("0123456789") != std::string::npos
-      || std::stoul(inflight) == 0 || std::stoul(inflight) > 1'000'000) {
+      || inflight.find_first_not_of("0123456789") != std::string::npos || std::stoul(inflight) == 0
+      || std::stoul(inflight) > 1'000'000) {
     error = "--max-inflight must be between 1 and 1000000";
     return false;
   }
@@ -236,10 +236,23 @@ std::optional<uint64_t> parse_size(const std::string& text) {
   unsigned shift = 0;
   auto digits = text;
   switch (text.back()) {
-    case 'K': case 'k': shift = 10; digits.pop_back(); break;
-    case 'M': case 'm': shift = 20; digits.pop_back(); break;
-    case 'G': case 'g': shift = 30; digits.pop_back(); break;
-    default: break;
+  case 'K':
+  case 'k':
+    shift = 10;
+    digits.pop_back();
+    break;
+  case 'M':
+  case 'm':
+    shift = 20;
+    digits.pop_back();
+    break;
+  case 'G':
+  case 'g':
+    shift = 30;
+    digits.pop_back();
+    break;
+  default:
+    break;
   }
   if (digits.empty() || digits.size() > 20
       || digits.find_first_not_of("0123456789") != std::string::npos

@@ -132,8 +132,7 @@ int serve(const flags::settings& opts) {
     std::optional<std::string> version;
     std::string why;
     self->request(module.client, 3s, atom::version_v)
-      .receive([&](std::string& x) { version = x; },
-               [&](caf::error& e) { why = error_text(e); });
+      .receive([&](std::string& x) { version = x; }, [&](caf::error& e) { why = error_text(e); });
     if (version) {
       spdlog::info("containerd {} answers on {}", *version, mcfg.containerd_socket);
       break;

@@ -177,8 +177,7 @@ std::optional<int64_t> parse_time(std::string_view t) {
   }
   if (i != t.size())
     return std::nullopt;
-  int64_t secs = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d))
-                   * s_per_day
+  int64_t secs = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * s_per_day
                  + h * 3600 + mi * 60 + s - offset;
   // Negative times: seconds + 1 and a negative fraction, so the earliest representable
   // nanosecond does not overflow on the way.

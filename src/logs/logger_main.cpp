@@ -46,18 +46,18 @@ namespace {
 using namespace contd::logs;
 using steady = std::chrono::steady_clock;
 
-constexpr size_t line_limit = 16 * 1024;    // longer lines become P parts of this size
-constexpr size_t queue_limit = 4 << 20;     // encoded bytes queued or being written
-constexpr size_t chunk_size = 64 * 1024;    // queue blocks
-constexpr int pipe_size = 256 * 1024;        // F_SETPIPE_SZ of the stdout and stderr pipes
+constexpr size_t line_limit = 16 * 1024;             // longer lines become P parts of this size
+constexpr size_t queue_limit = 4 << 20;              // encoded bytes queued or being written
+constexpr size_t chunk_size = 64 * 1024;             // queue blocks
+constexpr int pipe_size = 256 * 1024;                // F_SETPIPE_SZ of the stdout and stderr pipes
 constexpr auto trim_after = std::chrono::seconds{1}; // idle time before memory is given back
-constexpr size_t batch_limit = 1 << 20;     // bytes the writer takes at once
-constexpr size_t header_size = 40;          // time, stream and tag of a record, with spaces
+constexpr size_t batch_limit = 1 << 20;              // bytes the writer takes at once
+constexpr size_t header_size = 40; // time, stream and tag of a record, with spaces
 constexpr uint64_t min_max = 64 * 1024;
 constexpr uint64_t default_max = 10 << 20;
 constexpr auto retry_after = std::chrono::milliseconds{200};
-constexpr auto drain_limit = std::chrono::seconds{1};  // reading what is left after SIGTERM
-constexpr auto flush_limit = std::chrono::seconds{5};  // writing what is queued at the end
+constexpr auto drain_limit = std::chrono::seconds{1}; // reading what is left after SIGTERM
+constexpr auto flush_limit = std::chrono::seconds{5}; // writing what is queued at the end
 const char* const queue_full = "logger queue full: the filesystem is too slow";
 
 bool stderr_open = false;
@@ -82,8 +82,7 @@ struct drop {
   uint64_t lines = 0, bytes = 0;
 };
 
-void add_drop(std::vector<drop>& drops, const std::string& reason, uint64_t lines,
-              uint64_t bytes) {
+void add_drop(std::vector<drop>& drops, const std::string& reason, uint64_t lines, uint64_t bytes) {
   if (lines == 0)
     return;
   auto it = std::find_if(drops.begin(), drops.end(), [&](auto& d) { return d.reason == reason; });
@@ -127,8 +126,8 @@ struct queue {
 class writer {
 public:
   writer(queue& q, std::string path, uint64_t max, fd_result lock)
-    : q_(q), path_(std::move(path)), rotated_(path_ + ".1"), half_(max / 2),
-      lock_(std::move(lock)) {}
+      : q_(q), path_(std::move(path)), rotated_(path_ + ".1"), half_(max / 2),
+        lock_(std::move(lock)) {}
 
   void run() {
     std::unique_lock lk(q_.m);
@@ -189,9 +188,9 @@ public:
             it->lines -= d.lines;
             it->bytes -= d.bytes;
           }
-        q_.drops.erase(std::remove_if(q_.drops.begin(), q_.drops.end(),
-                                      [](auto& d) { return d.lines == 0; }),
-                       q_.drops.end());
+        q_.drops.erase(
+          std::remove_if(q_.drops.begin(), q_.drops.end(), [](auto& d) { return d.lines == 0; }),
+          q_.drops.end());
       } else {
         if (q_.failing != r.error)
           say(r.error);
@@ -206,7 +205,7 @@ public:
 
 private:
   struct result {
-    std::string error; // empty: written (or discarded because the container is gone)
+    std::string error;             // empty: written (or discarded because the container is gone)
     uint64_t lines = 0, bytes = 0; // dropped because of error
     bool reported = false;         // the drop notice was written
   };
@@ -246,8 +245,8 @@ private:
       auto t = now_ns();
       for (const auto& d : reported)
         append_encoded(notice, t, stream::logger, false,
-                       "dropped " + std::to_string(d.lines) + " lines ("
-                         + std::to_string(d.bytes) + " bytes) of output: " + d.reason);
+                       "dropped " + std::to_string(d.lines) + " lines (" + std::to_string(d.bytes)
+                         + " bytes) of output: " + d.reason);
       size_t written = 0;
       r.reported = append(notice, written).empty();
     }
@@ -275,9 +274,10 @@ private:
   }
 
   void remove_own_files() {
-    struct stat mine {}, cur {};
-    if (opened_ && file_ && ::fstat(file_.fd(), &mine) == 0
-        && ::lstat(path_.c_str(), &cur) == 0 && same(mine, cur))
+    struct stat mine {
+    }, cur{};
+    if (opened_ && file_ && ::fstat(file_.fd(), &mine) == 0 && ::lstat(path_.c_str(), &cur) == 0
+        && same(mine, cur))
       ::unlink(path_.c_str());
     if (moved_.st_ino != 0 && ::lstat(rotated_.c_str(), &cur) == 0 && same(moved_, cur))
       ::unlink(rotated_.c_str());
@@ -287,7 +287,8 @@ private:
   // Makes file_ the file now at path_ (another logger of the container may have rotated it,
   // or something else may be in its place), creating it when there is none.
   std::string open_file() {
-    struct stat mine {}, cur {};
+    struct stat mine {
+    }, cur{};
     if (file_ && ::fstat(file_.fd(), &mine) == 0 && ::lstat(path_.c_str(), &cur) == 0
         && same(mine, cur))
       return {};
@@ -369,7 +370,7 @@ private:
   uint64_t half_;
   fd_result lock_;
   fd_result file_;
-  bool opened_ = false; // this batch created path_
+  bool opened_ = false;  // this batch created path_
   struct stat moved_ {}; // the file this batch rotated to path.1
 };
 

@@ -12,7 +12,7 @@
 namespace contd::logs {
 
 fd_result::fd_result(fd_result&& other) noexcept
-  : fd_(other.fd_), error_(std::move(other.error_)), code_(other.code_) {
+    : fd_(other.fd_), error_(std::move(other.error_)), code_(other.code_) {
   other.fd_ = -1;
 }
 
@@ -112,8 +112,7 @@ std::string read_at(int fd, uint64_t from, uint64_t max_bytes) {
   return out;
 }
 
-tail_read read_tail(const std::string& path, uint64_t max_bytes,
-                    std::chrono::milliseconds budget) {
+tail_read read_tail(const std::string& path, uint64_t max_bytes, std::chrono::milliseconds budget) {
   tail_read r;
   auto f = open_regular(path, O_RDONLY);
   if (!f) {

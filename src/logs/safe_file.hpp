@@ -63,8 +63,7 @@ struct tail_read {
 
 /// Reads at most `max_bytes` from the end of the regular file `path` (all of it when smaller),
 /// stopping when `budget` has passed between two chunk reads.
-tail_read read_tail(const std::string& path, uint64_t max_bytes,
-                    std::chrono::milliseconds budget);
+tail_read read_tail(const std::string& path, uint64_t max_bytes, std::chrono::milliseconds budget);
 
 /// Reads at most `max_bytes` from offset `from` of an open fd (pread in chunks).
 std::string read_at(int fd, uint64_t from, uint64_t max_bytes);

@@ -54,21 +54,21 @@ rune_class classify(std::string_view rune) {
   if (rune.size() != 1)
     return rune_class::other; // only ASCII has a meaning; U+00A0 and friends are word runes
   switch (rune[0]) {
-    case ' ':
-    case '\t':
-    case '\r':
-    case '\n':
-      return rune_class::space;
-    case '"':
-      return rune_class::escaping_quote;
-    case '\'':
-      return rune_class::non_escaping_quote;
-    case '\\':
-      return rune_class::escape;
-    case '#':
-      return rune_class::comment;
-    default:
-      return rune_class::other;
+  case ' ':
+  case '\t':
+  case '\r':
+  case '\n':
+    return rune_class::space;
+  case '"':
+    return rune_class::escaping_quote;
+  case '\'':
+    return rune_class::non_escaping_quote;
+  case '\\':
+    return rune_class::escape;
+  case '#':
+    return rune_class::comment;
+  default:
+    return rune_class::other;
   }
 }
 
@@ -95,92 +95,92 @@ result<std::vector<std::string>> split_entrypoint(std::string_view input) {
     auto rune = next_rune(input, pos);
     auto cls = classify(rune);
     switch (st) {
-      case state::start:
-        switch (cls) {
-          case rune_class::space:
-            break;
-          case rune_class::escaping_quote:
-            st = state::quoting_escaping;
-            break;
-          case rune_class::non_escaping_quote:
-            st = state::quoting;
-            break;
-          case rune_class::escape:
-            st = state::escaping;
-            break;
-          case rune_class::comment:
-            st = state::comment;
-            break;
-          case rune_class::other:
-            word.append(rune);
-            st = state::in_word;
-            break;
-        }
+    case state::start:
+      switch (cls) {
+      case rune_class::space:
         break;
-      case state::in_word:
-        switch (cls) {
-          case rune_class::space:
-            words.push_back(std::move(word));
-            word.clear();
-            st = state::start;
-            break;
-          case rune_class::escaping_quote:
-            st = state::quoting_escaping;
-            break;
-          case rune_class::non_escaping_quote:
-            st = state::quoting;
-            break;
-          case rune_class::escape:
-            st = state::escaping;
-            break;
-          case rune_class::comment: // '#' inside a word is literal
-          case rune_class::other:
-            word.append(rune);
-            break;
-        }
+      case rune_class::escaping_quote:
+        st = state::quoting_escaping;
         break;
-      case state::escaping:
+      case rune_class::non_escaping_quote:
+        st = state::quoting;
+        break;
+      case rune_class::escape:
+        st = state::escaping;
+        break;
+      case rune_class::comment:
+        st = state::comment;
+        break;
+      case rune_class::other:
         word.append(rune);
         st = state::in_word;
         break;
-      case state::escaping_quoted:
-        word.append(rune);
+      }
+      break;
+    case state::in_word:
+      switch (cls) {
+      case rune_class::space:
+        words.push_back(std::move(word));
+        word.clear();
+        st = state::start;
+        break;
+      case rune_class::escaping_quote:
         st = state::quoting_escaping;
         break;
-      case state::quoting_escaping:
-        if (cls == rune_class::escaping_quote)
-          st = state::in_word;
-        else if (cls == rune_class::escape)
-          st = state::escaping_quoted;
-        else
-          word.append(rune);
+      case rune_class::non_escaping_quote:
+        st = state::quoting;
         break;
-      case state::quoting:
-        if (cls == rune_class::non_escaping_quote)
-          st = state::in_word;
-        else
-          word.append(rune);
+      case rune_class::escape:
+        st = state::escaping;
         break;
-      case state::comment:
-        // Only LF ends a comment; CR and tab are part of it, as in shlex.
-        if (rune == "\n")
-          st = state::start;
+      case rune_class::comment: // '#' inside a word is literal
+      case rune_class::other:
+        word.append(rune);
         break;
+      }
+      break;
+    case state::escaping:
+      word.append(rune);
+      st = state::in_word;
+      break;
+    case state::escaping_quoted:
+      word.append(rune);
+      st = state::quoting_escaping;
+      break;
+    case state::quoting_escaping:
+      if (cls == rune_class::escaping_quote)
+        st = state::in_word;
+      else if (cls == rune_class::escape)
+        st = state::escaping_quoted;
+      else
+        word.append(rune);
+      break;
+    case state::quoting:
+      if (cls == rune_class::non_escaping_quote)
+        st = state::in_word;
+      else
+        word.append(rune);
+      break;
+    case state::comment:
+      // Only LF ends a comment; CR and tab are part of it, as in shlex.
+      if (rune == "\n")
+        st = state::start;
+      break;
     }
   }
   switch (st) {
-    case state::in_word:
-      words.push_back(std::move(word));
-      break;
-    case state::escaping:
-    case state::escaping_quoted:
-      return out_t::failure("EOF found after escape character");
-    case state::quoting_escaping:
-    case state::quoting:
-      return out_t::failure("EOF found when expecting closing quote");
-    case state::start:
-    case state::comment:
-      break;
+  case state::in_word:
+    words.push_back(std::move(word));
+    break;
+  case state::escaping:
+  case state::escaping_quoted:
+    return out_t::failure("EOF found after escape character");
+  case state::quoting_escaping:
+  case state::quoting:
+    return out_t::failure("EOF found when expecting closing quote");
+  case state::start:
+  case state::comment:
+    break;
   }
   return words;
 }
@@ -192,8 +192,8 @@ std::string join_entrypoint(const std::vector<std::string>& argv) {
     if (!first)
       out += ' ';
     first = false;
-    bool plain = !arg.empty()
-                 && arg.find_first_of(std::string_view{" \t\r\n'\"\\#", 9}) == std::string::npos;
+    bool plain =
+      !arg.empty() && arg.find_first_of(std::string_view{" \t\r\n'\"\\#", 9}) == std::string::npos;
     if (plain) {
       out += arg;
       continue;

@@ -1,6 +1,6 @@
 // The entrypoint splitter, bug-for-bug compatible with the google/shlex revision the original
-// contd uses (github.com/google/shlex, the 2019 revision): callers feed Inspect's Entrypoint back into Run, so both daemons
-// must split the same string into the same argv.
+// contd uses (github.com/google/shlex, the 2019 revision): callers feed Inspect's Entrypoint back
+// into Run, so both daemons must split the same string into the same argv.
 #pragma once
 
 #include <string>

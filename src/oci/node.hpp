@@ -11,11 +11,11 @@
 namespace contd::oci {
 
 struct node_facts {
-  uint32_t cpu_count = 1;     // logical CPUs this process may run on
-  uint64_t memory_bytes = 0;  // MemTotal; 0 = unknown (the upper memory bound is then not checked)
-  std::string netns_dir = "/var/run/netns";      // where networkd keeps named netns files
-  std::string corex_path = "/usr/bin/corex";     // host binary bind-mounted in interactive mode
-  std::string resolv_conf = "/etc/resolv.conf";  // bind-mounted read-only into every container
+  uint32_t cpu_count = 1;    // logical CPUs this process may run on
+  uint64_t memory_bytes = 0; // MemTotal; 0 = unknown (the upper memory bound is then not checked)
+  std::string netns_dir = "/var/run/netns";     // where networkd keeps named netns files
+  std::string corex_path = "/usr/bin/corex";    // host binary bind-mounted in interactive mode
+  std::string resolv_conf = "/etc/resolv.conf"; // bind-mounted read-only into every container
 };
 
 struct spec_defaults {

@@ -118,10 +118,8 @@ container apply_defaults(container c, const spec_defaults& defaults) {
 
 json oci_mount(const mount_info& m) {
   if (m.type == "tmpfs") {
-    return json{{"destination", m.target},
-                {"type", "tmpfs"},
-                {"source", "tmpfs"},
-                {"options", m.options}};
+    return json{
+      {"destination", m.target}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", m.options}};
   }
   // Every bind is recursive unless the caller asked for `bind` explicitly: the original's
   // contract is "mounts are rbind", and a plain bind would hide the submounts of the source.
@@ -200,8 +198,8 @@ result<json> build_spec(const std::string& ns, const container& request, const n
 
   auto& resources = linux["resources"];
   resources["memory"] = json{{"limit", static_cast<int64_t>(c.memory)}};
-  resources["cpu"] = json{{"quota", static_cast<int64_t>(c.cpu) * cpu_period},
-                          {"period", cpu_period}};
+  resources["cpu"] =
+    json{{"quota", static_cast<int64_t>(c.cpu) * cpu_period}, {"period", cpu_period}};
   if (defaults.pids_limit > 0)
     resources["pids"] = json{{"limit", defaults.pids_limit}};
 

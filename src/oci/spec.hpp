@@ -5,9 +5,9 @@
 // The base is containerd 1.6's default Unix spec (what `ctr containers info` shows
 // for a container made with the Go client's default options, minus ctr's additions), with the
 // original contd's options applied in the original's order plus contd's deliberate
-// improvements: hostname = Name (its first 64 characters), a default PATH, a pids limit, 256 MiB really, and the request
-// itself stored as an annotation. Call validate() first; build_spec() only refuses what it cannot
-// represent.
+// improvements: hostname = Name (its first 64 characters), a default PATH, a pids limit, 256 MiB
+// really, and the request itself stored as an annotation. Call validate() first; build_spec() only
+// refuses what it cannot represent.
 #pragma once
 
 #include <cstdint>
@@ -48,8 +48,8 @@ container apply_defaults(container c, const spec_defaults& defaults);
 
 /// The OCI runtime spec for container `c` in namespace `ns`. Fails only when the entrypoint does
 /// not split into at least one word (non-interactive) or a limit does not fit the spec's types.
-result<nlohmann::json> build_spec(const std::string& ns, const container& c,
-                                  const node_facts& node, const spec_defaults& defaults);
+result<nlohmann::json> build_spec(const std::string& ns, const container& c, const node_facts& node,
+                                  const spec_defaults& defaults);
 
 /// One user mount as an OCI mount: a bind is `rbind` unless the options say `bind`, read-write
 /// unless they say `ro`; tmpfs keeps its options. Assumes a validated mount.

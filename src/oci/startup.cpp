@@ -67,8 +67,7 @@ out_t parse_startup(std::string_view text, const std::string& file) {
       for (auto& item : *arr) {
         auto s = item.value<std::string>();
         if (!item.is_string() || !s || has_nul(*s))
-          return out_t::failure(file
-                                + ": startup.entry.args.args must be an array of strings");
+          return out_t::failure(file + ": startup.entry.args.args must be an array of strings");
         e.args.push_back(*s);
       }
     }

@@ -24,11 +24,11 @@
 namespace contd::oci {
 
 struct startup_entry {
-  std::string name;                                      // core.system or core.base
-  std::string program;                                   // args.name
-  std::vector<std::string> args;                         // args.args
-  std::string dir;                                       // args.dir
-  std::vector<std::pair<std::string, std::string>> env;  // args.env, in key order
+  std::string name;                                     // core.system or core.base
+  std::string program;                                  // args.name
+  std::vector<std::string> args;                        // args.args
+  std::string dir;                                      // args.dir
+  std::vector<std::pair<std::string, std::string>> env; // args.env, in key order
 };
 
 /// The file's name inside a rootfs.

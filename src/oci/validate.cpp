@@ -32,8 +32,7 @@ std::string invalid(std::string_view field, std::string_view value, std::string_
   return out;
 }
 
-std::string invalid_number(std::string_view field, const std::string& value,
-                           std::string_view why) {
+std::string invalid_number(std::string_view field, const std::string& value, std::string_view why) {
   return "invalid " + std::string{field} + " " + value + ": " + std::string{why};
 }
 
@@ -125,12 +124,12 @@ problem check_rootfs(const std::string& root_fs, const validation_limits& lim) {
   if (root_fs.find_first_not_of('/') == std::string::npos)
     return invalid("RootFS", root_fs, "must not be the host's root directory");
   switch (stat_kind(root_fs)) {
-    case kind::missing:
-      return invalid("RootFS", root_fs, "no such directory");
-    case kind::other:
-      return invalid("RootFS", root_fs, "not a directory");
-    case kind::directory:
-      break;
+  case kind::missing:
+    return invalid("RootFS", root_fs, "no such directory");
+  case kind::other:
+    return invalid("RootFS", root_fs, "not a directory");
+  case kind::directory:
+    break;
   }
   // Every spelling of the host's root ("/tmp/..", "/.", a symlink to "/") resolves to "/".
   char resolved[PATH_MAX];
@@ -199,12 +198,12 @@ problem check_network(const network_info& net, const node_facts& node) {
                    "letter or digit");
   auto path = node.netns_dir + "/" + name;
   switch (stat_kind(path)) {
-    case kind::missing:
-      return invalid("Network.Namespace", name, "no such network namespace in " + node.netns_dir);
-    case kind::directory:
-      return invalid("Network.Namespace", name, path + " is a directory");
-    case kind::other:
-      break;
+  case kind::missing:
+    return invalid("Network.Namespace", name, "no such network namespace in " + node.netns_dir);
+  case kind::directory:
+    return invalid("Network.Namespace", name, path + " is a directory");
+  case kind::other:
+    break;
   }
   return std::nullopt;
 }
@@ -328,8 +327,7 @@ problem check_mounts(const std::vector<mount_info>& mounts, const validation_lim
   return std::nullopt;
 }
 
-problem check_resources(const container& c, const node_facts& node,
-                        const validation_limits& lim) {
+problem check_resources(const container& c, const node_facts& node, const validation_limits& lim) {
   if (c.memory != 0 && c.memory < lim.min_memory)
     return invalid_number("Memory", std::to_string(c.memory),
                           "must be 0 (the default) or at least " + std::to_string(lim.min_memory)
@@ -377,7 +375,6 @@ problem check_sinks(const container& c, const validation_limits& lim) {
   return std::nullopt;
 }
 
-
 } // namespace
 
 bool is_valid_utf8(std::string_view s) {
@@ -403,29 +400,29 @@ std::string quoted(std::string_view value) {
     }
     ++pos;
     switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (ch < 0x20 || ch >= 0x7F) {
-          char buf[5];
-          std::snprintf(buf, sizeof(buf), "\\x%02x", ch);
-          out += buf;
-        } else {
-          out += static_cast<char>(ch);
-        }
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    default:
+      if (ch < 0x20 || ch >= 0x7F) {
+        char buf[5];
+        std::snprintf(buf, sizeof(buf), "\\x%02x", ch);
+        out += buf;
+      } else {
+        out += static_cast<char>(ch);
+      }
     }
   }
   out += '"';
@@ -459,8 +456,7 @@ std::optional<std::string> check_identifier(std::string_view field, std::string_
     return invalid(field, value, "must not be empty");
   if (value.size() > identifier_max)
     return invalid(field, value,
-                   "longer than the maximum of " + std::to_string(identifier_max)
-                     + " characters");
+                   "longer than the maximum of " + std::to_string(identifier_max) + " characters");
   // Alphanumeric runs separated by exactly one of . _ -, starting and ending alphanumeric: a
   // separator is allowed only right after an alphanumeric, and the last character must be one.
   bool after_alnum = false;

@@ -35,8 +35,7 @@ struct validation_limits {
 
 /// The first problem of the request (ns, c) on this node, or nothing when it may run.
 std::optional<std::string> validate(const std::string& ns, const container& c,
-                                    const node_facts& node,
-                                    const validation_limits& limits = {});
+                                    const node_facts& node, const validation_limits& limits = {});
 
 // The building blocks, for other callers (e.g. the namespace of List, the id of Inspect).
 

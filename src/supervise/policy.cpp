@@ -26,12 +26,12 @@ policy effective(const restart_policy& p) {
 
 const char* to_string(policy_kind k) {
   switch (k) {
-    case policy_kind::always:
-      return "always";
-    case policy_kind::on_failure:
-      return "on-failure";
-    case policy_kind::never:
-      return "no";
+  case policy_kind::always:
+    return "always";
+  case policy_kind::on_failure:
+    return "on-failure";
+  case policy_kind::never:
+    return "no";
   }
   return "always";
 }
@@ -43,14 +43,15 @@ std::chrono::nanoseconds backoff(size_t n, double jitter) {
     base *= 2;
   base = std::min<nanoseconds>(base, seconds{60});
   jitter = std::clamp(jitter, 0.0, 1.0);
-  return nanoseconds{static_cast<int64_t>(static_cast<double>(base.count()) * (0.8 + 0.4 * jitter))};
+  return nanoseconds{
+    static_cast<int64_t>(static_cast<double>(base.count()) * (0.8 + 0.4 * jitter))};
 }
 
 void prune(const policy& p, history& h, int64_t now) {
   auto oldest = now - p.window.count();
-  h.exits.erase(std::remove_if(h.exits.begin(), h.exits.end(),
-                               [oldest](int64_t t) { return t <= oldest; }),
-                h.exits.end());
+  h.exits.erase(
+    std::remove_if(h.exits.begin(), h.exits.end(), [oldest](int64_t t) { return t <= oldest; }),
+    h.exits.end());
 }
 
 decision on_exit(const policy& p, history& h, int64_t at, uint32_t exit_code, bool oom,
@@ -74,8 +75,8 @@ decision on_exit(const policy& p, history& h, int64_t at, uint32_t exit_code, bo
     auto secs = std::chrono::duration_cast<std::chrono::milliseconds>(p.window).count() / 1000.0;
     char window[32];
     std::snprintf(window, sizeof(window), "%g", secs);
-    d.reason = "gave up: " + std::to_string(in_window) + " exits within " + window + " s (last: "
-               + (oom ? std::string{"OOM-killed, "} : std::string{}) + "exit code "
+    d.reason = "gave up: " + std::to_string(in_window) + " exits within " + window
+               + " s (last: " + (oom ? std::string{"OOM-killed, "} : std::string{}) + "exit code "
                + std::to_string(exit_code) + "); restart policy \"" + to_string(p.kind)
                + "\" allows " + std::to_string(p.max_restarts);
     return d;

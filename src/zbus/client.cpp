@@ -26,17 +26,15 @@ std::string new_uuid() {
   b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40); // version 4
   b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80); // variant 10
   char buf[40];
-  std::snprintf(buf, sizeof(buf),
-                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-                b[15]);
+  std::snprintf(
+    buf, sizeof(buf), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+    b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
   return buf;
 }
 
 client::client(broker_url broker, std::string module, object_id object)
-  : conn_(std::move(broker), std::chrono::seconds{2}), module_(std::move(module)),
-    object_(std::move(object)) {
-}
+    : conn_(std::move(broker), std::chrono::seconds{2}), module_(std::move(module)),
+      object_(std::move(object)) {}
 
 std::optional<response> client::call(const std::string& method, std::vector<bytes> inputs,
                                      std::chrono::milliseconds timeout, std::string& error) {
@@ -74,8 +72,7 @@ std::optional<response> client::status(std::chrono::milliseconds timeout, std::s
 }
 
 std::optional<response> client::wait_reply(const std::string& reply_to,
-                                           std::chrono::milliseconds timeout,
-                                           std::string& error) {
+                                           std::chrono::milliseconds timeout, std::string& error) {
   using clock = std::chrono::steady_clock;
   auto deadline = clock::now() + timeout;
   for (;;) {
@@ -86,16 +83,16 @@ std::optional<response> client::wait_reply(const std::string& reply_to,
     }
     std::string key, value;
     switch (conn_.blpop({reply_to}, std::min(left, 1.0), key, value)) {
-      case redis_connection::pop_result::item:
-        if (auto r = decode_response(value, error))
-          return r;
-        error = "undecodable reply: " + error;
-        return std::nullopt;
-      case redis_connection::pop_result::timeout:
-        break;
-      case redis_connection::pop_result::failed:
-        error = conn_.error();
-        return std::nullopt;
+    case redis_connection::pop_result::item:
+      if (auto r = decode_response(value, error))
+        return r;
+      error = "undecodable reply: " + error;
+      return std::nullopt;
+    case redis_connection::pop_result::timeout:
+      break;
+    case redis_connection::pop_result::failed:
+      error = conn_.error();
+      return std::nullopt;
     }
   }
 }

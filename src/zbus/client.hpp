@@ -25,8 +25,8 @@ public:
 
   /// Pushes raw bytes to a queue and waits for a reply on `reply_to` (tests of hostile input).
   std::optional<response> call_raw(const std::string& queue, const std::string& payload,
-                                   const std::string& reply_to,
-                                   std::chrono::milliseconds timeout, std::string& error);
+                                   const std::string& reply_to, std::chrono::milliseconds timeout,
+                                   std::string& error);
 
   /// The status object (`<module>.zbus@1.0`).
   std::optional<response> status(std::chrono::milliseconds timeout, std::string& error);
@@ -34,8 +34,8 @@ public:
   redis_connection& connection() { return conn_; }
 
 private:
-  std::optional<response> wait_reply(const std::string& reply_to,
-                                     std::chrono::milliseconds timeout, std::string& error);
+  std::optional<response> wait_reply(const std::string& reply_to, std::chrono::milliseconds timeout,
+                                     std::string& error);
 
   redis_connection conn_;
   std::string module_;

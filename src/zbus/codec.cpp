@@ -25,16 +25,25 @@ uint64_t read_be(const uint8_t* p, size_t n) {
 
 const char* kind_of(const json& v) {
   switch (v.type()) {
-    case json::value_t::null: return "nil";
-    case json::value_t::boolean: return "bool";
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return "int";
-    case json::value_t::number_float: return "float";
-    case json::value_t::string: return "str";
-    case json::value_t::binary: return v.get_binary().has_subtype() ? "ext" : "bin";
-    case json::value_t::array: return "array";
-    case json::value_t::object: return "map";
-    default: return "unknown";
+  case json::value_t::null:
+    return "nil";
+  case json::value_t::boolean:
+    return "bool";
+  case json::value_t::number_integer:
+  case json::value_t::number_unsigned:
+    return "int";
+  case json::value_t::number_float:
+    return "float";
+  case json::value_t::string:
+    return "str";
+  case json::value_t::binary:
+    return v.get_binary().has_subtype() ? "ext" : "bin";
+  case json::value_t::array:
+    return "array";
+  case json::value_t::object:
+    return "map";
+  default:
+    return "unknown";
   }
 }
 
@@ -135,9 +144,8 @@ void for_each_field(const json& v, const std::string& what, F f) {
 
 std::vector<std::string> as_strings(const json& v, const std::string& what) {
   std::vector<std::string> out;
-  for_each_element(v, what, [&](const json& x, const std::string& w) {
-    out.push_back(as_string(x, w));
-  });
+  for_each_element(v, what,
+                   [&](const json& x, const std::string& w) { out.push_back(as_string(x, w)); });
   return out;
 }
 
@@ -270,8 +278,7 @@ std::string scan_field(std::string_view in, std::string_view key) {
 
 } // namespace
 
-std::string queue_name(std::string_view module, std::string_view name,
-                       std::string_view version) {
+std::string queue_name(std::string_view module, std::string_view name, std::string_view version) {
   std::string out{module};
   out += '.';
   out += name;
@@ -311,26 +318,77 @@ std::optional<std::string> check_msgpack(std::string_view in, size_t max_depth) 
     } else {
       size_t len_bytes = 0;
       switch (tag) {
-        case 0xc4: case 0xd9: len_bytes = 1; break;
-        case 0xc5: case 0xda: len_bytes = 2; break;
-        case 0xc6: case 0xdb: len_bytes = 4; break;
-        case 0xc7: len_bytes = 1; skip = 1; break; // ext: + type byte
-        case 0xc8: len_bytes = 2; skip = 1; break;
-        case 0xc9: len_bytes = 4; skip = 1; break;
-        case 0xca: skip = 4; break;
-        case 0xcb: skip = 8; break;
-        case 0xcc: case 0xd0: skip = 1; break;
-        case 0xcd: case 0xd1: skip = 2; break;
-        case 0xce: case 0xd2: skip = 4; break;
-        case 0xcf: case 0xd3: skip = 8; break;
-        case 0xd4: skip = 2; break;
-        case 0xd5: skip = 3; break;
-        case 0xd6: skip = 5; break;
-        case 0xd7: skip = 9; break;
-        case 0xd8: skip = 17; break;
-        case 0xdc: case 0xde: len_bytes = 2; break;
-        case 0xdd: case 0xdf: len_bytes = 4; break;
-        default: return "invalid msgpack type byte 0xc1 at byte " + std::to_string(pos - 1);
+      case 0xc4:
+      case 0xd9:
+        len_bytes = 1;
+        break;
+      case 0xc5:
+      case 0xda:
+        len_bytes = 2;
+        break;
+      case 0xc6:
+      case 0xdb:
+        len_bytes = 4;
+        break;
+      case 0xc7:
+        len_bytes = 1;
+        skip = 1;
+        break; // ext: + type byte
+      case 0xc8:
+        len_bytes = 2;
+        skip = 1;
+        break;
+      case 0xc9:
+        len_bytes = 4;
+        skip = 1;
+        break;
+      case 0xca:
+        skip = 4;
+        break;
+      case 0xcb:
+        skip = 8;
+        break;
+      case 0xcc:
+      case 0xd0:
+        skip = 1;
+        break;
+      case 0xcd:
+      case 0xd1:
+        skip = 2;
+        break;
+      case 0xce:
+      case 0xd2:
+        skip = 4;
+        break;
+      case 0xcf:
+      case 0xd3:
+        skip = 8;
+        break;
+      case 0xd4:
+        skip = 2;
+        break;
+      case 0xd5:
+        skip = 3;
+        break;
+      case 0xd6:
+        skip = 5;
+        break;
+      case 0xd7:
+        skip = 9;
+        break;
+      case 0xd8:
+        skip = 17;
+        break;
+      case 0xdc:
+      case 0xde:
+        len_bytes = 2;
+        break;
+      case 0xdd:
+      case 0xdf:
+        len_bytes = 4;
+        break;
+      default:
+        return "invalid msgpack type byte 0xc1 at byte " + std::to_string(pos - 1);
       }
       if (len_bytes > 0) {
         if (!need(len_bytes))

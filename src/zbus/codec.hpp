@@ -1,5 +1,6 @@
-// The zbus v1 wire codec (msgpack, as github.com/threefoldtech/zbus v1 writes it): requests, responses, and the values of the
-// container module, with the Go decoder's leniency on input and Go's shapes on output.
+// The zbus v1 wire codec (msgpack, as github.com/threefoldtech/zbus v1 writes it): requests,
+// responses, and the values of the container module, with the Go decoder's leniency on input and
+// Go's shapes on output.
 //
 // Everything here is pure: bytes in, values out. Failures are reported as text, never as a crash,
 // whatever the input.

@@ -68,8 +68,8 @@ checked_call check_call(const request& req) {
   const auto n = sig->fixed.size();
   const auto got = req.inputs.size();
   if (got < n || (!sig->variadic_strings && got != n)) {
-    out.protocol_error = "invalid number of arguments expecting " + std::to_string(n) + " got "
-                         + std::to_string(got);
+    out.protocol_error =
+      "invalid number of arguments expecting " + std::to_string(n) + " got " + std::to_string(got);
     return out;
   }
   call c;
@@ -78,26 +78,26 @@ checked_call check_call(const request& req) {
     const auto& in = req.inputs[i];
     try {
       switch (sig->fixed[i].first) {
-        case arg_kind::string: {
-          auto s = decode_string(in);
-          if (i == 0)
-            c.ns = std::move(s);
-          else
-            c.id = std::move(s);
-          break;
+      case arg_kind::string: {
+        auto s = decode_string(in);
+        if (i == 0)
+          c.ns = std::move(s);
+        else
+          c.id = std::move(s);
+        break;
+      }
+      case arg_kind::container:
+        c.data = decode_container(in);
+        break;
+      case arg_kind::duration:
+        if (auto big = unsigned_above_int64(in)) {
+          // Go would wrap it to a negative duration; say what is wrong instead.
+          out.protocol_error = "invalid argument [" + std::to_string(i) + "]: time.Duration "
+                               + std::to_string(*big) + "ns is out of range";
+          return out;
         }
-        case arg_kind::container:
-          c.data = decode_container(in);
-          break;
-        case arg_kind::duration:
-          if (auto big = unsigned_above_int64(in)) {
-            // Go would wrap it to a negative duration; say what is wrong instead.
-            out.protocol_error = "invalid argument [" + std::to_string(i) + "]: time.Duration "
-                                 + std::to_string(*big) + "ns is out of range";
-            return out;
-          }
-          c.timeout_ns = decode_int64(in);
-          break;
+        c.timeout_ns = decode_int64(in);
+        break;
       }
     } catch (const type_error&) {
       // The text really ends with "got" in the Go server.
@@ -125,18 +125,18 @@ bool returns_value(method m) {
 
 std::optional<bytes> zero_result(method m) {
   switch (m) {
-    case method::run:
-    case method::logs:
-      return encode_string("");
-    case method::inspect:
-      return encode_container(container{});
-    case method::list:
-    case method::list_ns:
-      return encode_nil();
-    case method::stats:
-      return encode_stats(task_metrics{});
-    default:
-      return std::nullopt;
+  case method::run:
+  case method::logs:
+    return encode_string("");
+  case method::inspect:
+    return encode_container(container{});
+  case method::list:
+  case method::list_ns:
+    return encode_nil();
+  case method::stats:
+    return encode_stats(task_metrics{});
+  default:
+    return std::nullopt;
   }
 }
 

@@ -1,5 +1,5 @@
-// The Go server's checks of a request in the order the Go server makes them: object, method, argument
-// count and argument types, with its exact protocol error texts; then the typed call.
+// The Go server's checks of a request in the order the Go server makes them: object, method,
+// argument count and argument types, with its exact protocol error texts; then the typed call.
 #pragma once
 
 #include <cstdint>

@@ -111,7 +111,7 @@ std::optional<broker_url> parse_broker_url(const std::string& url, std::string& 
 }
 
 redis_connection::redis_connection(broker_url url, std::chrono::milliseconds io_timeout)
-  : url_(std::move(url)), io_timeout_(io_timeout) {
+    : url_(std::move(url)), io_timeout_(io_timeout) {
   // hiredis writes with write(2): a Redis that went away must be an error, not a SIGPIPE that
   // kills the process.
   static std::once_flag ignore_sigpipe;
@@ -335,9 +335,9 @@ bool redis_connection::subscribe(const std::vector<std::string>& channels) {
   return true;
 }
 
-redis_connection::message_result
-redis_connection::next_message(std::chrono::milliseconds timeout, std::string& channel,
-                               std::string& payload) {
+redis_connection::message_result redis_connection::next_message(std::chrono::milliseconds timeout,
+                                                                std::string& channel,
+                                                                std::string& payload) {
   if (ctx_ == nullptr || !subscribed_) {
     error_ = "not subscribed";
     return message_result::failed;

@@ -16,10 +16,10 @@ namespace contd::zbus {
 /// in the Go client).
 struct broker_url {
   bool is_unix = true;
-  std::string path;     // unix
-  std::string host;     // tcp
-  int port = 6379;      // tcp
-  std::string password; // optional
+  std::string path;              // unix
+  std::string host;              // tcp
+  int port = 6379;               // tcp
+  std::string password;          // optional
   std::string to_string() const; // without the password
 };
 

@@ -18,9 +18,9 @@ TEST_CASE_METHOD(fixture, "Run creates namespace, container and a started task w
   REQUIRE(has_task("ns1", "c1"));
   CHECK(fake().tasks[{"ns1", "c1"}].status == "running");
   // The container is "creating" until the task started; then "running", then the answer.
-  CHECK(calls_for("c1")
-        == std::vector<std::string>{"ctr_get", "ctr_create", "tsk_create", "tsk_start",
-                                    "ctr_labels"});
+  CHECK(
+    calls_for("c1")
+    == std::vector<std::string>{"ctr_get", "ctr_create", "tsk_create", "tsk_start", "ctr_labels"});
   CHECK(fake().containers[{"ns1", "c1"}].labels.at(label_desired) == "running");
   CHECK(fake().calls.front() == "ctr_get c1"); // nothing touched before validation passed
   // stdout and stderr go to contd's logger (binary://), which writes <logs>/<ns>/<id>.log
@@ -104,7 +104,8 @@ TEST_CASE_METHOD(fixture, "Run is rolled back at each failing step and leaves no
     // ... and a retry then succeeds.
     auto again = run_container("ns1", make_container("c1"));
     REQUIRE(again);
-    REQUIRE(request_void(module, atom::delete_v, std::string{"ns1"}, std::string{"c1"}) == caf::error{});
+    REQUIRE(request_void(module, atom::delete_v, std::string{"ns1"}, std::string{"c1"})
+            == caf::error{});
   }
 }
 
@@ -210,8 +211,8 @@ TEST_CASE_METHOD(fixture, "a task that survives SIGKILL is reported stuck and ke
   fake().ignores_sigterm.insert("zombie");
   fake().unkillable.insert("zombie");
   REQUIRE(run_container("ns1", make_container("zombie")));
-  auto rh = self->request(module, caf::infinite, atom::delete_v, std::string{"ns1"},
-                          std::string{"zombie"});
+  auto rh =
+    self->request(module, caf::infinite, atom::delete_v, std::string{"ns1"}, std::string{"zombie"});
   run();
   sched.advance_time(3s); // grace
   run();
@@ -228,12 +229,12 @@ TEST_CASE_METHOD(fixture, "a task that survives SIGKILL is reported stuck and ke
 }
 
 TEST_CASE_METHOD(fixture, "Run then Delete of one id never reorder", "[module][ordering]") {
-  auto a = self->request(module, caf::infinite, atom::run_v, std::string{"ns1"},
-                         make_container("c1"));
-  auto b = self->request(module, caf::infinite, atom::delete_v, std::string{"ns1"},
-                         std::string{"c1"});
-  auto c = self->request(module, caf::infinite, atom::run_v, std::string{"ns1"},
-                         make_container("c1"));
+  auto a =
+    self->request(module, caf::infinite, atom::run_v, std::string{"ns1"}, make_container("c1"));
+  auto b =
+    self->request(module, caf::infinite, atom::delete_v, std::string{"ns1"}, std::string{"c1"});
+  auto c =
+    self->request(module, caf::infinite, atom::run_v, std::string{"ns1"}, make_container("c1"));
   run();
   auto ra = take_reply<std::string>(self, a);
   REQUIRE(ra);
@@ -313,8 +314,8 @@ TEST_CASE_METHOD(fixture, "Logs returns the last lines of the container's log", 
   auto none = request<std::string>(module, atom::logs_v, std::string{"ns1"}, std::string{"ghost"});
   REQUIRE_FALSE(none);
   CHECK(error_text(none.error()).find("not found") != std::string::npos);
-  auto escape = request<std::string>(module, atom::logs_v, std::string{"ns1"},
-                                     std::string{"../../etc/passwd"});
+  auto escape =
+    request<std::string>(module, atom::logs_v, std::string{"ns1"}, std::string{"../../etc/passwd"});
   REQUIRE_FALSE(escape);
   CHECK(escape.error() == errc::invalid_argument);
 }
@@ -371,8 +372,9 @@ TEST_CASE_METHOD(fixture, "List gives ids per namespace, the union for \"\", and
   CHECK(*names == std::vector<std::string>{"ns1", "ns2"});
 }
 
-TEST_CASE_METHOD(fixture, "a tenant with nothing to supervise is retired when idle, and a later "
-                          "call spawns a new one",
+TEST_CASE_METHOD(fixture,
+                 "a tenant with nothing to supervise is retired when idle, and a later "
+                 "call spawns a new one",
                  "[module]") {
   REQUIRE(run_container("ns1", make_container("a")));
   CHECK(mod().tenants.size() == 1);
@@ -414,14 +416,14 @@ TEST_CASE_METHOD(fixture, "Inspects of one container run side by side, a write w
   fake().tasks[{"ns1", "c1"}] = task_info{"c1", 7, "running", 0, go_time{}};
   fake().slow_get.insert("c1");
   fake().calls.clear();
-  auto i1 = self->request(module, caf::infinite, atom::inspect_v, std::string{"ns1"},
-                          std::string{"c1"});
-  auto i2 = self->request(module, caf::infinite, atom::inspect_v, std::string{"ns1"},
-                          std::string{"c1"});
-  auto d = self->request(module, caf::infinite, atom::sig_delete_v, std::string{"ns1"},
-                         std::string{"c1"});
-  auto i3 = self->request(module, caf::infinite, atom::inspect_v, std::string{"ns1"},
-                          std::string{"c1"});
+  auto i1 =
+    self->request(module, caf::infinite, atom::inspect_v, std::string{"ns1"}, std::string{"c1"});
+  auto i2 =
+    self->request(module, caf::infinite, atom::inspect_v, std::string{"ns1"}, std::string{"c1"});
+  auto d =
+    self->request(module, caf::infinite, atom::sig_delete_v, std::string{"ns1"}, std::string{"c1"});
+  auto i3 =
+    self->request(module, caf::infinite, atom::inspect_v, std::string{"ns1"}, std::string{"c1"});
   run();
   // Both reads are in containerd at once; the write and the read behind it have not started.
   CHECK(fake().calls
@@ -476,8 +478,8 @@ TEST_CASE_METHOD(fixture, "Stats answers containerd's metrics of a running task,
     request<task_metrics>(module, atom::metrics_v, std::string{"ns1"}, std::string{"ghost"});
   REQUIRE_FALSE(ghost);
   CHECK(ghost.error() == errc::not_found);
-  auto bad = request<task_metrics>(module, atom::metrics_v, std::string{"ns1"},
-                                   std::string{"../x"});
+  auto bad =
+    request<task_metrics>(module, atom::metrics_v, std::string{"ns1"}, std::string{"../x"});
   REQUIRE_FALSE(bad);
   CHECK(bad.error() == errc::invalid_argument);
   // A stopped container has no running task: no figures.
@@ -489,8 +491,9 @@ TEST_CASE_METHOD(fixture, "Stats answers containerd's metrics of a running task,
   CHECK_FALSE(stopped);
 }
 
-TEST_CASE_METHOD(fixture, "a namespace contd created goes with its last container, one it did "
-                          "not create stays",
+TEST_CASE_METHOD(fixture,
+                 "a namespace contd created goes with its last container, one it did "
+                 "not create stays",
                  "[module][housekeeping]") {
   REQUIRE(run_container("ns1", make_container("a")));
   REQUIRE(run_container("ns1", make_container("b")));

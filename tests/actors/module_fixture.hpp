@@ -20,7 +20,6 @@ namespace contd::test {
 
 using namespace std::chrono_literals;
 
-
 /// The pure spec function without the filesystem checks: an empty RootFS is the one validation
 /// error these tests need.
 inline spec_builder_actor::behavior_type fake_builder() {
@@ -71,8 +70,7 @@ struct fixture : deterministic_fixture<> {
     exec_dir = logs_dir + "/exec";
     ctrd = sys.spawn(fake_containerd);
     builder = sys.spawn(fake_builder);
-    module = sys.spawn(container_module, module_config(42), containerd_client_actor{ctrd},
-                       builder);
+    module = sys.spawn(container_module, module_config(42), containerd_client_actor{ctrd}, builder);
     // The real log I/O actor on a temporary directory (contd spawns it detached; here it runs
     // under the deterministic scheduler like everything else).
     log_io_config icfg;
@@ -110,12 +108,8 @@ struct fixture : deterministic_fixture<> {
     std::filesystem::remove_all(logs_dir, ec);
   }
 
-  fake_containerd_state& fake() {
-    return caf::actor_cast<fake_containerd_pointer>(ctrd)->state;
-  }
-  container_module_state& mod() {
-    return caf::actor_cast<container_module_pointer>(module)->state;
-  }
+  fake_containerd_state& fake() { return caf::actor_cast<fake_containerd_pointer>(ctrd)->state; }
+  container_module_state& mod() { return caf::actor_cast<container_module_pointer>(module)->state; }
   std::vector<std::string> calls_for(const std::string& id) {
     std::vector<std::string> out;
     for (auto& c : fake().calls)
@@ -154,6 +148,5 @@ std::optional<caf::error> take_void_reply(caf::scoped_actor& self, Handle& rh) {
   rh.receive([&]() {}, [&](caf::error& e) { out = std::move(e); });
   return out;
 }
-
 
 } // namespace contd::test

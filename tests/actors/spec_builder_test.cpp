@@ -102,8 +102,9 @@ TEST_CASE_METHOD(builder_fixture, "the builder keeps serving after a refusal",
   CHECK(std::string{local->name()} == "contd.spec_builder");
 }
 
-TEST_CASE_METHOD(builder_fixture, "a rootfs's .startup.toml fills what the request leaves empty, "
-                                  "the spec runs it, the stored request stays the caller's",
+TEST_CASE_METHOD(builder_fixture,
+                 "a rootfs's .startup.toml fills what the request leaves empty, "
+                 "the spec runs it, the stored request stays the caller's",
                  "[oci][spec_builder][startup]") {
   std::ofstream{tmp / "rootfs" / ".startup.toml"} << R"(
 [startup.entry]
@@ -149,8 +150,9 @@ SHARED = "file"
   CHECK(spec["process"]["cwd"] == "/own");
 }
 
-TEST_CASE_METHOD(builder_fixture, "a malformed, huge, special or linked .startup.toml is refused "
-                                  "with its name",
+TEST_CASE_METHOD(builder_fixture,
+                 "a malformed, huge, special or linked .startup.toml is refused "
+                 "with its name",
                  "[oci][spec_builder][startup]") {
   auto file = tmp / "rootfs" / ".startup.toml";
   auto refused = [&](const std::string& part) {
@@ -188,8 +190,9 @@ TEST_CASE_METHOD(builder_fixture, "a malformed, huge, special or linked .startup
   CHECK(request<std::string>(builder, atom::build_v, std::string{"ns1"}, c));
 }
 
-TEST_CASE_METHOD(builder_fixture, "core.base needs a program, core.system without one runs its "
-                                  "first argument",
+TEST_CASE_METHOD(builder_fixture,
+                 "core.base needs a program, core.system without one runs its "
+                 "first argument",
                  "[oci][spec_builder][startup]") {
   auto file = tmp / "rootfs" / ".startup.toml";
   c.entrypoint.clear();

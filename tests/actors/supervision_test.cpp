@@ -94,8 +94,7 @@ struct supervision : fixture {
   void restart_contd() {
     self->send_exit(module, caf::exit_reason::kill);
     run();
-    module = sys.spawn(container_module, module_config(7), containerd_client_actor{ctrd},
-                       builder);
+    module = sys.spawn(container_module, module_config(7), containerd_client_actor{ctrd}, builder);
     run();
   }
 };
@@ -129,8 +128,9 @@ TEST_CASE_METHOD(supervision, "a crashed container is restarted after about 1 s 
   CHECK_FALSE(label("c1", label_exits).empty());
 }
 
-TEST_CASE_METHOD(supervision, "backoff doubles, and the 4th exit within 60 s gives up, reported and "
-                              "durable",
+TEST_CASE_METHOD(supervision,
+                 "backoff doubles, and the 4th exit within 60 s gives up, reported and "
+                 "durable",
                  "[supervision]") {
   REQUIRE(run_container(ns1, make_container("c1")));
   // Exit 1 after ~1 s, 2 after ~2 s, 3 after ~4 s: each restart comes inside its jitter band.
@@ -170,7 +170,8 @@ TEST_CASE_METHOD(supervision, "exits spread wider than the window never give up"
   CHECK(inspect("c1").state.restarts == 6);
 }
 
-TEST_CASE_METHOD(supervision, "on-failure restarts a failure but not a clean exit, no never restarts",
+TEST_CASE_METHOD(supervision,
+                 "on-failure restarts a failure but not a clean exit, no never restarts",
                  "[supervision]") {
   auto onf = make_container("onf");
   onf.restart = restart_policy{"on-failure", 0, 0};
@@ -232,7 +233,8 @@ TEST_CASE_METHOD(supervision, "SignalDelete then exit: the container stays stopp
   CHECK(label("c1", label_stop_requested).empty());
 }
 
-TEST_CASE_METHOD(supervision, "a Delete during the backoff cancels the restart and proceeds at once",
+TEST_CASE_METHOD(supervision,
+                 "a Delete during the backoff cancels the restart and proceeds at once",
                  "[supervision]") {
   REQUIRE(run_container(ns1, make_container("c1")));
   crash("c1", 1);
@@ -287,7 +289,8 @@ TEST_CASE_METHOD(supervision, "an exit of an older task, reported late, is not a
   CHECK(inspect("c1").state.status == "running");
 }
 
-// --- the model ------------------------------------------------------------------------------------
+// --- the model
+// ------------------------------------------------------------------------------------
 
 TEST_CASE_METHOD(supervision, "Inspect of a supervised container makes no containerd call",
                  "[supervision][model]") {
@@ -321,8 +324,9 @@ TEST_CASE_METHOD(supervision, "after a stream gap the tenant reconciles before t
 
 // --- rollback and delete when containerd goes away ---------------------------------------------
 
-TEST_CASE_METHOD(supervision, "a Run whose containerd dies and comes back within the bound is rolled "
-                              "back completely",
+TEST_CASE_METHOD(supervision,
+                 "a Run whose containerd dies and comes back within the bound is rolled "
+                 "back completely",
                  "[supervision][faults]") {
   fake().down_at.insert("tsk_start c1");
   auto rh = self->request(module, caf::infinite, atom::run_v, ns1, make_container("c1"));
@@ -342,8 +346,9 @@ TEST_CASE_METHOD(supervision, "a Run whose containerd dies and comes back within
   CHECK_FALSE(std::filesystem::exists(logs_dir + "/ns1/c1.log"));
 }
 
-TEST_CASE_METHOD(supervision, "a Run whose containerd stays away says so, the reconciler removes the "
-                              "leftover, or an identical retry makes it run",
+TEST_CASE_METHOD(supervision,
+                 "a Run whose containerd stays away says so, the reconciler removes the "
+                 "leftover, or an identical retry makes it run",
                  "[supervision][faults]") {
   fake().down_at.insert("tsk_start c1");
   auto rh = self->request(module, caf::infinite, atom::run_v, ns1, make_container("c1"));
@@ -377,7 +382,8 @@ TEST_CASE_METHOD(supervision, "a Run whose containerd stays away says so, the re
   }
 }
 
-TEST_CASE_METHOD(supervision, "a rollback whose task will not die reports it stuck, not unreachable",
+TEST_CASE_METHOD(supervision,
+                 "a rollback whose task will not die reports it stuck, not unreachable",
                  "[supervision][faults]") {
   fake().failures["ctr_labels c1"] = make_error(errc::internal, "injected");
   fake().unkillable.insert("c1");
@@ -413,8 +419,9 @@ TEST_CASE_METHOD(supervision, "Delete while containerd is down says so and chang
   CHECK(task("c1").status == "running");
 }
 
-TEST_CASE_METHOD(supervision, "containerd dying in the middle of a Delete: reported as unreachable, "
-                              "finished by the reconciler",
+TEST_CASE_METHOD(supervision,
+                 "containerd dying in the middle of a Delete: reported as unreachable, "
+                 "finished by the reconciler",
                  "[supervision][faults]") {
   fake().ignores_sigterm.insert("c1");
   REQUIRE(run_container(ns1, make_container("c1")));
@@ -433,10 +440,12 @@ TEST_CASE_METHOD(supervision, "containerd dying in the middle of a Delete: repor
   CHECK_FALSE(has_task(ns1, "c1"));
 }
 
-// --- reconciliation -------------------------------------------------------------------------------
+// --- reconciliation
+// -------------------------------------------------------------------------------
 
-TEST_CASE_METHOD(supervision, "a restarted contd brings every half-done shape to what callers were "
-                              "told",
+TEST_CASE_METHOD(supervision,
+                 "a restarted contd brings every half-done shape to what callers were "
+                 "told",
                  "[supervision][reconcile]") {
   // What an earlier contd (or containerd) left behind.
   leave_container("run-no-task", "running", std::nullopt);
@@ -486,8 +495,9 @@ TEST_CASE_METHOD(supervision, "a restarted contd brings every half-done shape to
   CHECK(count_calls("ctr_labels foreign") == 0);
 }
 
-TEST_CASE_METHOD(supervision, "a container left \"creating\" is made to run by an identical Run that "
-                              "arrives before the reconciler",
+TEST_CASE_METHOD(supervision,
+                 "a container left \"creating\" is made to run by an identical Run that "
+                 "arrives before the reconciler",
                  "[supervision][reconcile]") {
   leave_container("c1", "creating", std::nullopt);
   restart_contd();
@@ -512,8 +522,9 @@ TEST_CASE_METHOD(supervision, "the periodic reconcile catches a task removed beh
   CHECK(inspect("c1").state.restarts == 1);
 }
 
-TEST_CASE_METHOD(supervision, "module stats count tenants, reconciled tenants and supervised "
-                              "containers",
+TEST_CASE_METHOD(supervision,
+                 "module stats count tenants, reconciled tenants and supervised "
+                 "containers",
                  "[supervision][model]") {
   REQUIRE(run_container(ns1, make_container("a")));
   REQUIRE(run_container(ns1, make_container("b")));
@@ -522,8 +533,7 @@ TEST_CASE_METHOD(supervision, "module stats count tenants, reconciled tenants an
     std::tuple<uint64_t, uint64_t, uint64_t> out{99, 99, 99};
     auto rh = self->request(module, caf::infinite, atom::stats_v);
     run();
-    rh.receive([&](uint64_t t, uint64_t s, uint64_t n) { out = {t, s, n}; },
-               [](caf::error&) {});
+    rh.receive([&](uint64_t t, uint64_t s, uint64_t n) { out = {t, s, n}; }, [](caf::error&) {});
     return out;
   };
   CHECK(stats() == std::make_tuple(uint64_t{2}, uint64_t{2}, uint64_t{3}));

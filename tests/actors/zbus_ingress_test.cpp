@@ -52,8 +52,8 @@ struct fixture : deterministic_fixture<> {
     module = sys.spawn(fake_module);
     replier = sys.spawn(fake_replier);
     listener = sys.spawn(fake_listener);
-    ingress = sys.spawn(zbus_ingress, module, replier,
-                         zbus_ingress_config{max_in_flight, origin_ns});
+    ingress =
+      sys.spawn(zbus_ingress, module, replier, zbus_ingress_config{max_in_flight, origin_ns});
     run();
     self->send(ingress, atom::attach_v, listener);
     run();
@@ -68,8 +68,7 @@ struct fixture : deterministic_fixture<> {
     return caf::actor_cast<zbus_replier_actor::stateful_pointer<recorder_state>>(replier)->state;
   }
   recorder_state& listener_state() {
-    return caf::actor_cast<zbus_listener_actor::stateful_pointer<recorder_state>>(listener)
-      ->state;
+    return caf::actor_cast<zbus_listener_actor::stateful_pointer<recorder_state>>(listener)->state;
   }
   /// Lets the fake module deliver a parked Run.
   void release(const std::string& name) {
@@ -77,10 +76,7 @@ struct fixture : deterministic_fixture<> {
     run();
   }
 
-  fake_module_state& module_state() {
-    return caf::actor_cast<fake_module_pointer>(module)
-      ->state;
-  }
+  fake_module_state& module_state() { return caf::actor_cast<fake_module_pointer>(module)->state; }
   ingress_stats stats() {
     auto s = request<ingress_stats>(ingress, atom::stats_v);
     REQUIRE(s);
@@ -157,8 +153,8 @@ TEST_CASE_METHOD(fixture, "Inspect replies decode to the captured Inspect values
 
 TEST_CASE_METHOD(fixture, "a missing container's Inspect carries the zero Container and the text",
                  "[zbus][ingress]") {
-  push(zbus::encode_request(make_request(
-    "q1", "Inspect", {zbus::encode_string("ns1"), zbus::encode_string("missing")})));
+  push(zbus::encode_request(
+    make_request("q1", "Inspect", {zbus::encode_string("ns1"), zbus::encode_string("missing")})));
   auto r = last_reply();
   REQUIRE(r.call_error);
   CHECK(*r.call_error == R"(container "missing" in namespace "ns1": not found)");
@@ -229,9 +225,9 @@ TEST_CASE_METHOD(fixture, "many concurrent calls complete independently and out 
                  "[zbus][ingress]") {
   constexpr int n = 200;
   for (int i = 0; i < n; ++i)
-    push(zbus::encode_request(make_request("id-" + std::to_string(i), "Run",
-                                           {zbus::encode_string("ns1"),
-                                            container_arg("park" + std::to_string(i))})));
+    push(zbus::encode_request(
+      make_request("id-" + std::to_string(i), "Run",
+                   {zbus::encode_string("ns1"), container_arg("park" + std::to_string(i))})));
   CHECK(replies_state().replies.empty());
   CHECK(stats().in_flight == n);
   CHECK(listener_state().credit == 1024); // nothing returned yet
@@ -255,9 +251,9 @@ TEST_CASE("credit bounds the calls out of Redis", "[zbus][ingress]") {
   fixture f{3};
   CHECK(f.listener_state().credit == 3);
   for (int i = 0; i < 3; ++i)
-    f.push(zbus::encode_request(make_request("id-" + std::to_string(i), "Run",
-                                             {zbus::encode_string("ns"),
-                                              container_arg("park" + std::to_string(i))})));
+    f.push(zbus::encode_request(
+      make_request("id-" + std::to_string(i), "Run",
+                   {zbus::encode_string("ns"), container_arg("park" + std::to_string(i))})));
   CHECK(f.stats().in_flight == 3);
   f.release("park1");
   CHECK(f.listener_state().credit == 4); // one call finished: one more may be popped
@@ -266,12 +262,12 @@ TEST_CASE("credit bounds the calls out of Redis", "[zbus][ingress]") {
   auto second = f.sys.spawn(fake_listener);
   f.self->send(f.ingress, atom::attach_v, second);
   f.run();
-  CHECK(caf::actor_cast<zbus_listener_actor::stateful_pointer<recorder_state>>(second)
-          ->state.credit
+  CHECK(caf::actor_cast<zbus_listener_actor::stateful_pointer<recorder_state>>(second)->state.credit
         == 1);
 }
 
-TEST_CASE_METHOD(fixture, "undecodable payloads are answered when a ReplyTo survives, counted always",
+TEST_CASE_METHOD(fixture,
+                 "undecodable payloads are answered when a ReplyTo survives, counted always",
                  "[zbus][ingress]") {
   auto run_req = vector_file("run.req.bin");
   push(run_req.substr(0, run_req.size() - 3));
@@ -373,9 +369,9 @@ TEST_CASE_METHOD(fixture, "a flood of bad requests is counted, its warnings are 
 TEST_CASE_METHOD(fixture, "an Exec timeout beyond int64 is refused with what is wrong",
                  "[zbus][ingress][hostile]") {
   std::string huge("\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 9); // 2^64-1 as msgpack uint64
-  push(zbus::encode_request(make_request(
-    "x1", "Exec", {zbus::encode_string("ns"), zbus::encode_string("c1"), huge,
-                   zbus::encode_string("/bin/true")})));
+  push(zbus::encode_request(make_request("x1", "Exec",
+                                         {zbus::encode_string("ns"), zbus::encode_string("c1"),
+                                          huge, zbus::encode_string("/bin/true")})));
   auto r = last_reply();
   REQUIRE(r.protocol_error);
   CHECK(*r.protocol_error
@@ -413,8 +409,8 @@ TEST_CASE_METHOD(fixture, "a drain answers when the last call in flight is answe
                  "[zbus][ingress]") {
   park(*this, "park1");
   park(*this, "park2");
-  auto rh = self->request(ingress, caf::infinite, atom::drain_v,
-                          caf::timespan{std::chrono::seconds{60}});
+  auto rh =
+    self->request(ingress, caf::infinite, atom::drain_v, caf::timespan{std::chrono::seconds{60}});
   run();
   CHECK_FALSE(drain_answer(*this, rh));
   release("park1");
@@ -427,8 +423,8 @@ TEST_CASE_METHOD(fixture, "a drain answers when the last call in flight is answe
 TEST_CASE_METHOD(fixture, "a drain whose time passes answers with the calls still in flight",
                  "[zbus][ingress]") {
   park(*this, "park1");
-  auto rh = self->request(ingress, caf::infinite, atom::drain_v,
-                          caf::timespan{std::chrono::seconds{1}});
+  auto rh =
+    self->request(ingress, caf::infinite, atom::drain_v, caf::timespan{std::chrono::seconds{1}});
   run();
   CHECK_FALSE(drain_answer(*this, rh));
   sched.trigger_timeouts();
@@ -442,8 +438,8 @@ TEST_CASE_METHOD(fixture, "a drain with a zero timespan cuts every drain short, 
                  "[zbus][ingress]") {
   park(*this, "park1");
   park(*this, "park2");
-  auto rh = self->request(ingress, caf::infinite, atom::drain_v,
-                          caf::timespan{std::chrono::seconds{60}});
+  auto rh =
+    self->request(ingress, caf::infinite, atom::drain_v, caf::timespan{std::chrono::seconds{60}});
   run();
   CHECK_FALSE(drain_answer(*this, rh));
   caf::anon_send(ingress, atom::drain_v, caf::timespan::zero());

@@ -81,9 +81,9 @@ inline std::string not_found_msg(const std::string& ns, const std::string& id) {
 
 inline go_time fake_now(fake_containerd_pointer self) {
   auto& st = self->state;
-  auto ns = st.unix_origin_ns
-            + std::chrono::duration_cast<std::chrono::nanoseconds>(self->clock().now() - st.origin)
-                .count();
+  auto ns =
+    st.unix_origin_ns
+    + std::chrono::duration_cast<std::chrono::nanoseconds>(self->clock().now() - st.origin).count();
   ns = std::max(ns, st.last_ns + 1000);
   st.last_ns = ns;
   return go_time{ns / 1'000'000'000, static_cast<uint32_t>(ns % 1'000'000'000)};
@@ -95,8 +95,8 @@ inline void fake_publish(fake_containerd_pointer self, task_event ev) {
 }
 
 inline caf::error fake_unavailable(const std::string& method) {
-  return make_error(errc::unavailable, "containerd " + method
-                                         + ": connection refused (gRPC code 14)");
+  return make_error(errc::unavailable,
+                    "containerd " + method + ": connection refused (gRPC code 14)");
 }
 
 /// containerd dies: calls in flight (waits) fail as their connection breaks.
@@ -118,8 +118,8 @@ inline void fake_stop_task(fake_containerd_pointer self, const fake_containerd_s
   it->second.exit_status = status;
   it->second.exited_at = fake_now(self);
   exit_info ex{status, it->second.exited_at};
-  fake_publish(self, task_event{k.first, "/tasks/exit", k.second, k.second, it->second.pid,
-                                status, it->second.exited_at});
+  fake_publish(self, task_event{k.first, "/tasks/exit", k.second, k.second, it->second.pid, status,
+                                it->second.exited_at});
   for (auto w = st.waits.begin(); w != st.waits.end();) {
     if (w->second.k == k) {
       w->second.rp.deliver(ex);
@@ -143,8 +143,7 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
   };
   return {
     [](atom::version) -> caf::result<std::string> { return std::string{"fake 1.6"}; },
-    [self](atom::ns_ensure, const std::string& ns,
-           const label_map& labels) -> caf::result<void> {
+    [self](atom::ns_ensure, const std::string& ns, const label_map& labels) -> caf::result<void> {
       if (self->state.down)
         return fake_unavailable("ns_ensure");
       self->state.calls.push_back("ns_ensure " + ns);
@@ -156,8 +155,7 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
     [self](atom::ns_list) -> caf::result<std::vector<std::string>> {
       if (self->state.down)
         return fake_unavailable("ns_list");
-      return std::vector<std::string>(self->state.namespaces.begin(),
-                                      self->state.namespaces.end());
+      return std::vector<std::string>(self->state.namespaces.begin(), self->state.namespaces.end());
     },
     [self](atom::ns_get, const std::string& ns) -> caf::result<label_map> {
       if (self->state.down)
@@ -279,8 +277,7 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
       fake_publish(self, task_event{ns, "/tasks/start", id, id, it->second.pid, 0, go_time{}});
       return it->second.pid;
     },
-    [self](atom::tsk_get, const std::string& ns,
-           const std::string& id) -> caf::result<task_info> {
+    [self](atom::tsk_get, const std::string& ns, const std::string& id) -> caf::result<task_info> {
       if (self->state.down)
         return fake_unavailable("tsk_get");
       auto& st = self->state;
@@ -365,8 +362,8 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
       exit_info ex{it->second.exit_status, it->second.exited_at};
       auto pid = it->second.pid;
       st.tasks.erase(it);
-      fake_publish(self, task_event{ns, "/tasks/delete", id, id, pid, ex.exit_status,
-                                    ex.exited_at});
+      fake_publish(self,
+                   task_event{ns, "/tasks/delete", id, id, pid, ex.exit_status, ex.exited_at});
       return ex;
     },
     [self, failure](atom::tsk_metrics, const std::string& ns,
@@ -379,8 +376,8 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
         return err;
       auto it = st.tasks.find({ns, id});
       if (it == st.tasks.end() || it->second.status != "running")
-        return make_error(errc::not_found, "no metrics for container \"" + id
-                                             + "\" in namespace \"" + ns + "\": not found");
+        return make_error(errc::not_found, "no metrics for container \"" + id + "\" in namespace \""
+                                             + ns + "\": not found");
       auto m = st.metrics.find(id);
       auto out = m == st.metrics.end() ? st.default_metrics : m->second;
       if (out.unix_ns == 0) {

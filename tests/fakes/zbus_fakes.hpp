@@ -1,5 +1,6 @@
 // Scheduled typed fakes for the zbus front door: a container module that behaves like the Go
-// server's test double (the values in tests/data/zbus-vectors), and recorders for the Redis adapters.
+// server's test double (the values in tests/data/zbus-vectors), and recorders for the Redis
+// adapters.
 #pragma once
 
 #include <map>
@@ -42,8 +43,7 @@ inline fake_module_actor::behavior_type fake_module(fake_module_pointer self) {
         self->state.parked.erase(it);
       }
     },
-    [self](atom::run, const std::string& ns,
-           const container& c) -> caf::result<std::string> {
+    [self](atom::run, const std::string& ns, const container& c) -> caf::result<std::string> {
       self->state.calls.push_back("Run " + c.name);
       if (c.name == "fail")
         return make_error(errc::internal, "boom");
@@ -54,8 +54,7 @@ inline fake_module_actor::behavior_type fake_module(fake_module_pointer self) {
       }
       return ns + "-" + c.name;
     },
-    [self](atom::inspect, const std::string& ns,
-           const std::string& id) -> caf::result<container> {
+    [self](atom::inspect, const std::string& ns, const std::string& id) -> caf::result<container> {
       self->state.calls.push_back("Inspect " + id);
       if (id == "missing")
         return make_error(errc::not_found,
@@ -101,8 +100,8 @@ inline fake_module_actor::behavior_type fake_module(fake_module_pointer self) {
       self->state.calls.push_back("Stats " + ns + " " + id);
       if (id == "ghost")
         return make_error(errc::not_found, "container \"ghost\": not found");
-      return task_metrics{int64_t{1800000000} * 1000000000, 1048576, 268435456, 4096, 5000000, 2,
-                          false};
+      return task_metrics{
+        int64_t{1800000000} * 1000000000, 1048576, 268435456, 4096, 5000000, 2, false};
     },
   };
 }

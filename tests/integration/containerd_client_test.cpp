@@ -61,9 +61,7 @@ struct adapter_env {
     client = sys.spawn(containerd_client, c);
   }
 
-  ~adapter_env() {
-    caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
-  }
+  ~adapter_env() { caf::anon_send_exit(client, caf::exit_reason::user_shutdown); }
 
   /// One request with a finite timeout from a fresh scoped actor (so that any thread may ask).
   template <class T, class... Ts>
@@ -96,17 +94,14 @@ struct adapter_env {
     return r;
   }
 
-  std::string log_uri(const std::string& id) const {
-    return "file://" + log_path(id).string();
-  }
+  std::string log_uri(const std::string& id) const { return "file://" + log_path(id).string(); }
 
   fs::path log_path(const std::string& id) const {
     return ctrd.scratch() / "logs" / ns / (id + ".log");
   }
 
   /// Container record + task created + started; returns the pid.
-  uint32_t run(const std::string& id, const std::vector<std::string>& args,
-               label_map labels = {}) {
+  uint32_t run(const std::string& id, const std::vector<std::string>& args, label_map labels = {}) {
     auto rec = ask<container_record>(atom::ctr_create_v, ns, record(id, args, std::move(labels)));
     REQUIRE(rec);
     auto pid = ask<uint32_t>(atom::tsk_create_v, ns, id, log_uri(id), log_uri(id));
@@ -139,8 +134,8 @@ TEST_CASE("a container runs to completion: create, start, wait for its exit code
   CHECK(rec->labels == label_map{{"owner", "contd"}});
   CHECK_FALSE(rec->created_at.is_zero());
 
-  auto pid = env.ask<uint32_t>(atom::tsk_create_v, ns, "life", env.log_uri("life"),
-                               env.log_uri("life"));
+  auto pid =
+    env.ask<uint32_t>(atom::tsk_create_v, ns, "life", env.log_uri("life"), env.log_uri("life"));
   INFO(why(pid));
   REQUIRE(pid);
   CHECK(*pid > 0);
@@ -303,8 +298,8 @@ TEST_CASE("records come back as created, list filters by label, labels are updat
     std::sort(out.begin(), out.end());
     return out;
   };
-  auto all = env.ask<std::vector<container_record>>(atom::ctr_list_v, ns,
-                                                    std::vector<std::string>{});
+  auto all =
+    env.ask<std::vector<container_record>>(atom::ctr_list_v, ns, std::vector<std::string>{});
   REQUIRE(all);
   CHECK(ids(*all) == std::vector<std::string>{"a1", "a2", "b1"});
   auto web = env.ask<std::vector<container_record>>(atom::ctr_list_v, ns,
@@ -328,8 +323,7 @@ TEST_CASE("records come back as created, list filters by label, labels are updat
   auto updated = env.ask<container_record>(atom::ctr_labels_v, ns, "a1",
                                            label_map{{"tier", "2"}, {"contd.io/oom", "true"}});
   REQUIRE(updated);
-  CHECK(updated->labels
-        == label_map{{"role", "web"}, {"tier", "2"}, {"contd.io/oom", "true"}});
+  CHECK(updated->labels == label_map{{"role", "web"}, {"tier", "2"}, {"contd.io/oom", "true"}});
   auto reread = env.ask<container_record>(atom::ctr_get_v, ns, "a1");
   REQUIRE(reread);
   CHECK(reread->labels == updated->labels);
@@ -415,8 +409,8 @@ TEST_CASE("a container with a task cannot be deleted: the task is never orphaned
   adapter_env env;
   auto& ns = env.ns;
   REQUIRE(env.ask<container_record>(atom::ctr_create_v, ns, env.record("kept", {"/bin/true"})));
-  REQUIRE(env.ask<uint32_t>(atom::tsk_create_v, ns, "kept", env.log_uri("kept"),
-                            env.log_uri("kept")));
+  REQUIRE(
+    env.ask<uint32_t>(atom::tsk_create_v, ns, "kept", env.log_uri("kept"), env.log_uri("kept")));
   auto refused = env.ask_void(atom::ctr_delete_v, ns, "kept");
   CHECK(refused == errc::failed_precondition);
   CHECK(text_of(refused).find("still has a task (created)") != std::string::npos);
@@ -430,7 +424,8 @@ TEST_CASE("a container with a task cannot be deleted: the task is never orphaned
   CHECK(missing == errc::not_found);
 }
 
-TEST_CASE("Tasks.Metrics of a running container reads its cgroup, and a container without a task has none") {
+TEST_CASE("Tasks.Metrics of a running container reads its cgroup, and a container without a task "
+          "has none") {
   adapter_env env;
   auto& ns = env.ns;
   env.run("measured", {"/bin/sleep", "1000"});
@@ -461,7 +456,8 @@ TEST_CASE("Tasks.Metrics of a running container reads its cgroup, and a containe
   CHECK(ghost.error() == errc::not_found);
 }
 
-TEST_CASE("a wait past its deadline times out and the task keeps running, and waits can be cancelled") {
+TEST_CASE(
+  "a wait past its deadline times out and the task keeps running, and waits can be cancelled") {
   adapter_env env;
   auto& ns = env.ns;
   env.run("sleeper", {"/bin/sleep", "1000"});
@@ -516,11 +512,8 @@ namespace {
 /// Receives events on its own scoped actor (cast to the sink interface: test-only).
 struct event_probe {
   caf::scoped_actor self;
-  explicit event_probe(caf::actor_system& sys) : self(sys) {
-  }
-  event_sink_actor sink() {
-    return caf::actor_cast<event_sink_actor>(self);
-  }
+  explicit event_probe(caf::actor_system& sys) : self(sys) {}
+  event_sink_actor sink() { return caf::actor_cast<event_sink_actor>(self); }
   /// The first event matching `pred` within `timeout`.
   template <class Pred>
   std::optional<task_event> next(Pred pred, caf::timespan timeout) {
@@ -624,8 +617,8 @@ TEST_CASE("50 concurrent create/start/wait/delete cycles while the adapter answe
     auto rec = env.ask<container_record>(atom::ctr_create_v, env.ns, env.record(id, {"/bin/true"}));
     step("create", rec ? caf::error{} : rec.error());
     if (failure.empty()) {
-      auto pid = env.ask<uint32_t>(atom::tsk_create_v, env.ns, id, env.log_uri(id),
-                                   env.log_uri(id));
+      auto pid =
+        env.ask<uint32_t>(atom::tsk_create_v, env.ns, id, env.log_uri(id), env.log_uri(id));
       step("task", pid ? caf::error{} : pid.error());
     }
     if (failure.empty()) {
@@ -658,7 +651,8 @@ TEST_CASE("50 concurrent create/start/wait/delete cycles while the adapter answe
   while (finished.load() < cycles && clock_type::now() - t0 < 150s) {
     auto s = clock_type::now();
     auto v = env.ask<std::string>(atom::version_v);
-    latencies.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - s));
+    latencies.push_back(
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - s));
     version_failures += v ? 0 : 1;
     std::this_thread::sleep_for(20ms);
   }
@@ -678,8 +672,8 @@ TEST_CASE("50 concurrent create/start/wait/delete cycles while the adapter answe
   CHECK(version_failures == 0);
   CHECK(latencies.size() >= 10);
   CHECK(worst < 1000ms);
-  auto left = env.ask<std::vector<container_record>>(atom::ctr_list_v, ns,
-                                                     std::vector<std::string>{});
+  auto left =
+    env.ask<std::vector<container_record>>(atom::ctr_list_v, ns, std::vector<std::string>{});
   REQUIRE(left);
   CHECK(left->empty());
 }

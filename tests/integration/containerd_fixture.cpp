@@ -146,7 +146,7 @@ std::string random_name(const std::string& prefix, size_t hex_digits) {
 // --- containerd_instance ---------------------------------------------------------------------
 
 containerd_instance::containerd_instance(std::chrono::milliseconds ready_timeout)
-  : ready_timeout_(ready_timeout) {
+    : ready_timeout_(ready_timeout) {
   dir_ = make_temp_dir("contd-ctrd");
   socket_ = (dir_ / "containerd.sock").string();
   rootfs_ = dir_ / "rootfs";
@@ -513,10 +513,10 @@ void containerd_instance::unmount_all() const {
 std::string containerd_instance::spec_json(const std::string& ns, const std::string& id,
                                            const std::vector<std::string>& args) const {
   using nlohmann::json;
-  const json caps = {"CAP_CHOWN",        "CAP_DAC_OVERRIDE", "CAP_FSETID",  "CAP_FOWNER",
-                     "CAP_MKNOD",        "CAP_NET_RAW",      "CAP_SETGID",  "CAP_SETUID",
-                     "CAP_SETFCAP",      "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE",
-                     "CAP_SYS_CHROOT",   "CAP_KILL",         "CAP_AUDIT_WRITE"};
+  const json caps = {"CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+                     "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+                     "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+                     "CAP_KILL",    "CAP_AUDIT_WRITE"};
   json process = json::parse(process_json(args));
   process["capabilities"] = {{"bounding", caps}, {"effective", caps}, {"permitted", caps}};
   process["rlimits"] = json::array({{{"type", "RLIMIT_NOFILE"}, {"hard", 1024}, {"soft", 1024}}});
@@ -527,27 +527,43 @@ std::string containerd_instance::spec_json(const std::string& ns, const std::str
     {"hostname", "busybox"},
     {"mounts",
      json::array({
-       {{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"},
+       {{"destination", "/proc"},
+        {"type", "proc"},
+        {"source", "proc"},
         {"options", {"nosuid", "noexec", "nodev"}}},
-       {{"destination", "/dev"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+       {{"destination", "/dev"},
+        {"type", "tmpfs"},
+        {"source", "tmpfs"},
         {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}},
-       {{"destination", "/dev/pts"}, {"type", "devpts"}, {"source", "devpts"},
+       {{"destination", "/dev/pts"},
+        {"type", "devpts"},
+        {"source", "devpts"},
         {"options", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}}},
-       {{"destination", "/dev/shm"}, {"type", "tmpfs"}, {"source", "shm"},
+       {{"destination", "/dev/shm"},
+        {"type", "tmpfs"},
+        {"source", "shm"},
         {"options", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}}},
-       {{"destination", "/dev/mqueue"}, {"type", "mqueue"}, {"source", "mqueue"},
+       {{"destination", "/dev/mqueue"},
+        {"type", "mqueue"},
+        {"source", "mqueue"},
         {"options", {"nosuid", "noexec", "nodev"}}},
-       {{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"},
+       {{"destination", "/sys"},
+        {"type", "sysfs"},
+        {"source", "sysfs"},
         {"options", {"nosuid", "noexec", "nodev", "ro"}}},
-       {{"destination", "/run"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+       {{"destination", "/run"},
+        {"type", "tmpfs"},
+        {"source", "tmpfs"},
         {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}},
      })},
     {"linux",
      {{"resources", {{"devices", json::array({{{"allow", false}, {"access", "rwm"}}})}}},
       {"cgroupsPath", "/" + ns + "/" + id},
-      {"namespaces",
-       json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}},
-                    {{"type", "mount"}}, {{"type", "network"}}})},
+      {"namespaces", json::array({{{"type", "pid"}},
+                                  {{"type", "ipc"}},
+                                  {{"type", "uts"}},
+                                  {{"type", "mount"}},
+                                  {{"type", "network"}}})},
       {"maskedPaths",
        {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
         "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",

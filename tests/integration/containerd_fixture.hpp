@@ -7,8 +7,8 @@
 // leftover shims of this instance killed (with their containers, via `runc delete --force`),
 // mounts under the directory detached, the directory removed. A fixture also sweeps what a
 // crashed earlier test left behind: directories (and their shims, containerd) whose owner PID,
-// recorded in <dir>/owner.pid, is no longer alive. Nothing here depends on Catch2: setup failures throw std::runtime_error, so the
-// benchmarks can link it too.
+// recorded in <dir>/owner.pid, is no longer alive. Nothing here depends on Catch2: setup failures
+// throw std::runtime_error, so the benchmarks can link it too.
 //
 // Note: the runc v2 shim puts its own socket under /run/containerd/s/<hash of our socket> and
 // runc's state under /run/containerd/runc/<ns>; both are per-instance names the shim chooses,

@@ -42,8 +42,7 @@ TEST_CASE("the fixture runs a busybox container from its spec and tears everythi
     // A task that outlives the test body: the destructor must kill it.
     auto long_spec = ctrd.scratch() / "long.json";
     std::ofstream{long_spec} << ctrd.spec_json(ns, "sleeper", {"/bin/sleep", "1000"});
-    REQUIRE(ctrd.ctr({"-n", ns, "run", "-d", "--config", long_spec.string(), "sleeper"}, 60s)
-              .status
+    REQUIRE(ctrd.ctr({"-n", ns, "run", "-d", "--config", long_spec.string(), "sleeper"}, 60s).status
             == 0);
 
     ctrd.restart();

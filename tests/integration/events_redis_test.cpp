@@ -40,8 +40,7 @@ namespace {
 
 using test::eventually;
 
-container_event make_event(const std::string& ns, const std::string& id,
-                           const std::string& kind) {
+container_event make_event(const std::string& ns, const std::string& id, const std::string& kind) {
   container_event ev;
   ev.ns = ns;
   ev.id = id;
@@ -62,8 +61,7 @@ struct stub_module_state {
   event_publisher_actor publisher;
 };
 
-module_actor::behavior_type
-stub_module(module_actor::stateful_pointer<stub_module_state> self) {
+module_actor::behavior_type stub_module(module_actor::stateful_pointer<stub_module_state> self) {
   return {
     [](atom::run, const std::string&, const container&) { return std::string{}; },
     [](atom::inspect, const std::string&, const std::string&) { return container{}; },
@@ -129,14 +127,14 @@ counters stats_of(caf::actor_system& sys, const zbus_publisher_actor& pub,
       },
       [&](caf::error&) { FAIL("the publisher did not answer stats"); });
   if (took != nullptr)
-    *took = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - start);
+    *took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now()
+                                                                  - start);
   return out;
 }
 
 /// Publishes `payload` until `n` subscribers received it at once (PUBLISH counts the receivers).
-bool publish_when_subscribed(const zbus::broker_url& url, const std::string& payload,
-                             long long n, std::chrono::milliseconds limit = 10s) {
+bool publish_when_subscribed(const zbus::broker_url& url, const std::string& payload, long long n,
+                             std::chrono::milliseconds limit = 10s) {
   zbus::redis_connection conn{url};
   return eventually(
     [&] {
@@ -157,7 +155,7 @@ struct process {
   std::string out, err;
 
   process(std::vector<std::string> args, std::string out_file, std::string err_file)
-    : out(std::move(out_file)), err(std::move(err_file)) {
+      : out(std::move(out_file)), err(std::move(err_file)) {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -375,16 +373,14 @@ TEST_CASE("contctl events prints published events, survives malformed payloads a
   // Both subscribed once a PUBLISH reaches two receivers; the first payload is garbage.
   REQUIRE(publish_when_subscribed(redis.broker(), std::string("\x85\xa1x", 3), 2));
   zbus::redis_connection conn{redis.broker()};
-  REQUIRE(conn.publish(zbus::events_channel(),
-                       zbus::encode_event(make_event("ns2", "db", "started"))));
-  REQUIRE(conn.publish(zbus::events_channel(),
-                       zbus::encode_event(make_event("ns1", "web", "exited"))));
+  REQUIRE(
+    conn.publish(zbus::events_channel(), zbus::encode_event(make_event("ns2", "db", "started"))));
+  REQUIRE(
+    conn.publish(zbus::events_channel(), zbus::encode_event(make_event("ns1", "web", "exited"))));
 
   const std::string web_line = "2023-11-14T22:13:20.123Z ns1/web exited exit=137 signal=SIGKILL "
                                "oom restarts=3 reason=\"memory limit reached\"";
-  CHECK(eventually([&] {
-    return text.stdout_text().find(web_line) != std::string::npos;
-  }));
+  CHECK(eventually([&] { return text.stdout_text().find(web_line) != std::string::npos; }));
   CHECK(eventually([&] { return lines_of(json.stdout_text()).size() == 1; }));
   auto tl = lines_of(text.stdout_text());
   REQUIRE(tl.size() == 2);

@@ -41,8 +41,8 @@ struct node {
   node() {
     contd = std::make_unique<test::process>(
       std::vector<std::string>{bin_dir + "/contd", "--broker", redis.url(), "--root",
-                               (ctrd.dir() / "contd-root").string(), "--containerd",
-                               ctrd.socket(), "--log-format", "json"},
+                               (ctrd.dir() / "contd-root").string(), "--containerd", ctrd.socket(),
+                               "--log-format", "json"},
       log.string());
     REQUIRE(contd->pid > 0);
     REQUIRE(eventually([&] { return status().has_value(); }, 20s));
@@ -115,8 +115,8 @@ TEST_CASE("the host's root as RootFS, in any spelling, is refused and nothing is
   node n;
   for (auto root : {std::string{"/tmp/.."}, std::string{"/."}, std::string{"/"}}) {
     std::string err;
-    auto r = n.client.call("Run", {zbus::encode_string(n.ns), zbus::encode_container(n.make("c", root))},
-                           30s, err);
+    auto r = n.client.call(
+      "Run", {zbus::encode_string(n.ns), zbus::encode_container(n.make("c", root))}, 30s, err);
     REQUIRE(r);
     REQUIRE(r->call_error);
     INFO(*r->call_error);
@@ -130,8 +130,8 @@ TEST_CASE("the host's root as RootFS, in any spelling, is refused and nothing is
 TEST_CASE("a request whose ID is not a string is answered with the protocol error",
           "[hostile][integration]") {
   node n;
-  auto r = n.raw_call(node::request("ListNS", nlohmann::json::array(), 42, "reply-key-1"),
-                      "reply-key-1");
+  auto r =
+    n.raw_call(node::request("ListNS", nlohmann::json::array(), 42, "reply-key-1"), "reply-key-1");
   REQUIRE(r);
   REQUIRE(r->protocol_error);
   CHECK(r->protocol_error->find("ID") != std::string::npos);
@@ -142,11 +142,11 @@ TEST_CASE("a Run without ReplyTo is not executed, and is counted", "[hostile][in
   node n;
   auto c = n.make("ghost", n.ctrd.rootfs().string());
   for (const auto& reply_to : {nlohmann::json(nullptr), nlohmann::json(std::string{})}) {
-    n.raw_call(node::request("Run",
-                             {node::arg(zbus::encode_string(n.ns)),
-                              node::arg(zbus::encode_container(c))},
-                             "id-1", reply_to),
-               "");
+    n.raw_call(
+      node::request("Run",
+                    {node::arg(zbus::encode_string(n.ns)), node::arg(zbus::encode_container(c))},
+                    "id-1", reply_to),
+      "");
   }
   REQUIRE(eventually([&] {
     auto s = n.status();
@@ -160,12 +160,12 @@ TEST_CASE("a Run without ReplyTo is not executed, and is counted", "[hostile][in
 TEST_CASE("an Exec timeout beyond int64 gets a clear error", "[hostile][integration]") {
   node n;
   std::string huge("\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 9);
-  auto r = n.raw_call(node::request("Exec",
-                                    {node::arg(zbus::encode_string(n.ns)),
-                                     node::arg(zbus::encode_string("c")), node::arg(huge),
-                                     node::arg(zbus::encode_string("/bin/true"))},
-                                    "id-2", "reply-key-2"),
-                      "reply-key-2");
+  auto r = n.raw_call(
+    node::request("Exec",
+                  {node::arg(zbus::encode_string(n.ns)), node::arg(zbus::encode_string("c")),
+                   node::arg(huge), node::arg(zbus::encode_string("/bin/true"))},
+                  "id-2", "reply-key-2"),
+    "reply-key-2");
   REQUIRE(r);
   REQUIRE(r->protocol_error);
   CHECK(*r->protocol_error
@@ -181,10 +181,12 @@ TEST_CASE("60,000 malformed requests: counted, the log stays small, contd keeps 
   for (int round = 0; round < 60; ++round)
     for (const auto& j : junk)
       REQUIRE(n.raw.rpush(zbus::object_queue(), j));
-  REQUIRE(eventually([&] {
-    auto s = n.status();
-    return s && (*s)["Stats"]["Dropped"].get<uint64_t>() >= 60000;
-  }, 120s));
+  REQUIRE(eventually(
+    [&] {
+      auto s = n.status();
+      return s && (*s)["Stats"]["Dropped"].get<uint64_t>() >= 60000;
+    },
+    120s));
   auto grown = std::filesystem::file_size(n.log) - before;
   INFO("the log grew by " << grown << " bytes");
   CHECK(grown < 64 * 1024);
@@ -192,8 +194,8 @@ TEST_CASE("60,000 malformed requests: counted, the log stays small, contd keeps 
   CHECK(s["Stats"]["WarningsSuppressed"].get<uint64_t>() >= 59000);
   // A name with an accent: refused, and its JSON log line parses back to the same text.
   std::string err;
-  auto r = n.client.call("Inspect", {zbus::encode_string("café"), zbus::encode_string("x")}, 10s,
-                         err);
+  auto r =
+    n.client.call("Inspect", {zbus::encode_string("café"), zbus::encode_string("x")}, 10s, err);
   REQUIRE(r);
   REQUIRE(r->call_error);
   bool found = false;

@@ -335,9 +335,10 @@ TEST_CASE("both streams arrive in read order with times and stream names, in eit
   auto after = now_ns();
   auto rs = records_of(path);
   REQUIRE(rs.size() == 4);
-  std::vector<std::pair<stream, std::string>> want{
-    {stream::out, "out one"}, {stream::err, "err one"}, {stream::out, "out two"},
-    {stream::err, "cut off"}};
+  std::vector<std::pair<stream, std::string>> want{{stream::out, "out one"},
+                                                   {stream::err, "err one"},
+                                                   {stream::out, "out two"},
+                                                   {stream::err, "cut off"}};
   for (size_t i = 0; i < 4; ++i) {
     CHECK(rs[i].source == want[i].first);
     CHECK(rs[i].text == want[i].second);
@@ -634,8 +635,8 @@ TEST_CASE("two loggers of one container share the file and its rotation without 
   REQUIRE(pb.finished(30s));
   // Everything is written before the pipes close (a logger gives up 5 s after EOF).
   auto last_of = [&](const char* tag) { return numbered(tag, lines - 1, 1, 100).substr(0, 99); };
-  CHECK(eventually([&] { return has_line(path, last_of("A")) && has_line(path, last_of("B")); },
-                   30s));
+  CHECK(
+    eventually([&] { return has_line(path, last_of("A")) && has_line(path, last_of("B")); }, 30s));
   for (auto* lg : {&a, &b}) {
     REQUIRE(lg->finish() == 0);
   }

@@ -56,7 +56,7 @@ struct subscriber {
   std::thread t;
 
   subscriber(zbus::broker_url u, std::vector<std::string> chans)
-    : url(std::move(u)), channels(std::move(chans)) {
+      : url(std::move(u)), channels(std::move(chans)) {
     t = std::thread([this] { loop(); });
     REQUIRE(eventually([&] { return ready.load(); }));
   }
@@ -105,8 +105,8 @@ struct node {
   zbus::client client{redis.broker()};
 
   explicit node(std::vector<std::string> extra_flags = {}, fs::path root_dir = {})
-    : root(root_dir.empty() ? ctrd.dir() / "contd-root" : root_dir),
-      extra(std::move(extra_flags)) {
+      : root(root_dir.empty() ? ctrd.dir() / "contd-root" : root_dir),
+        extra(std::move(extra_flags)) {
     start_contd();
   }
 
@@ -116,10 +116,9 @@ struct node {
   }
 
   void start_contd() {
-    std::vector<std::string> args{bin_dir + "/contd", "--broker",     redis.url(),
-                                  "--root",           root.string(),  "--containerd",
-                                  ctrd.socket(),      "--netns-dir",  "/var/run/netns",
-                                  "--log-level",      "debug"};
+    std::vector<std::string> args{bin_dir + "/contd", "--broker",     redis.url(),   "--root",
+                                  root.string(),      "--containerd", ctrd.socket(), "--netns-dir",
+                                  "/var/run/netns",   "--log-level",  "debug"};
     args.insert(args.end(), extra.begin(), extra.end());
     contd = std::make_unique<test::process>(args, (ctrd.dir() / "contd.log").string());
     REQUIRE(contd->pid > 0);
@@ -155,7 +154,8 @@ struct node {
   }
 
   zbus::response run(const container& c, const std::string& in_ns = {}) {
-    return call("Run", {zbus::encode_string(in_ns.empty() ? ns : in_ns), zbus::encode_container(c)});
+    return call("Run",
+                {zbus::encode_string(in_ns.empty() ? ns : in_ns), zbus::encode_container(c)});
   }
 
   zbus::response two(const std::string& method, const std::string& id,
@@ -240,8 +240,8 @@ TEST_CASE("output reaches the sink per stream, Logs merges both, stats arrive ev
   auto r = n.run(c);
   REQUIRE_FALSE(r.call_error);
 
-  REQUIRE(eventually([&] { return sub.of("out").size() >= 30 && sub.of("stats").size() >= 3; },
-                     20s));
+  REQUIRE(
+    eventually([&] { return sub.of("out").size() >= 30 && sub.of("stats").size() >= 3; }, 20s));
   // Each line on its stream's channel, one message per line, in order, none missing.
   auto outs = numbers(sub.of("out"), "out ");
   auto errs = numbers(sub.of("err"), "err ");
@@ -313,10 +313,12 @@ TEST_CASE("output reaches the sink per stream, Logs merges both, stats arrive ev
   CHECK(printed.find("64.0 MiB") != std::string::npos); // the limit
   auto follow = ctl({"logs", "-f", n.ns, "talker"}, "follow.out");
   auto first = max_out;
-  REQUIRE(eventually([&] {
-    auto xs = numbers(sub.of("out"), "out ");
-    return !xs.empty() && xs.back() >= first + 20;
-  }, 20s));
+  REQUIRE(eventually(
+    [&] {
+      auto xs = numbers(sub.of("out"), "out ");
+      return !xs.empty() && xs.back() >= first + 20;
+    },
+    20s));
   std::this_thread::sleep_for(1s);
   kill(follow->pid, SIGINT);
   CHECK(follow->wait_exit(10s) == 0);
@@ -353,8 +355,8 @@ TEST_CASE("a sink down for 10 s never stalls the container, what it wrote meanwh
   subscriber sub{sink.broker(), {"lines"}};
   auto c = n.make("steady", "/bin/sh -c 'i=0; while [ $i -lt 300 ]; do i=$((i+1)); "
                             "echo line $i; sleep 0.05; done; sleep 1000'");
-  c.logs = {log_sink{"redis", logs_redis{"redis://127.0.0.1:" + std::to_string(port) + "/lines",
-                                         ""}}};
+  c.logs = {
+    log_sink{"redis", logs_redis{"redis://127.0.0.1:" + std::to_string(port) + "/lines", ""}}};
   REQUIRE_FALSE(n.run(c).call_error);
   REQUIRE(eventually([&] { return sub.of("lines").size() >= 20; }, 20s));
   sink.stop();
@@ -385,8 +387,8 @@ TEST_CASE("contd killed with -9 and restarted while a container writes: nothing 
   subscriber sub{sink.broker(), {"lines"}};
   auto c = n.make("writer", "/bin/sh -c 'i=0; while [ $i -lt 400 ]; do i=$((i+1)); "
                             "echo line $i; sleep 0.02; done; sleep 1000'");
-  c.logs = {log_sink{"redis", logs_redis{"redis://127.0.0.1:" + std::to_string(port) + "/lines",
-                                         ""}}};
+  c.logs = {
+    log_sink{"redis", logs_redis{"redis://127.0.0.1:" + std::to_string(port) + "/lines", ""}}};
   REQUIRE_FALSE(n.run(c).call_error);
   REQUIRE(eventually([&] { return sub.of("lines").size() >= 50; }, 20s));
   n.contd->kill_hard();
@@ -404,10 +406,12 @@ TEST_CASE("contd killed with -9 and restarted while a container writes: nothing 
   CHECK(max_seen == 400);
   CHECK(dups == 0);
   // Forwarding resumed from the kept offset: no gap, duplicates at most one batch.
-  REQUIRE(eventually([&] {
-    auto xs = numbers(sub.of("lines"), "line ");
-    return !xs.empty() && *std::max_element(xs.begin(), xs.end()) == 400;
-  }, 30s));
+  REQUIRE(eventually(
+    [&] {
+      auto xs = numbers(sub.of("lines"), "line ");
+      return !xs.empty() && *std::max_element(xs.begin(), xs.end()) == 400;
+    },
+    30s));
   auto nums = numbers(sub.of("lines"), "line ");
   CHECK(no_gap(nums, max_seen, dups));
   INFO("duplicates after the restart: " << dups);
@@ -423,10 +427,12 @@ TEST_CASE("a container writing 100 MB uses at most the cap on disk", "[logs][int
   auto t0 = std::chrono::steady_clock::now();
   REQUIRE_FALSE(n.run(c).call_error);
   std::string seen;
-  bool ended = eventually([&] {
-    seen = n.logs("flood");
-    return seen.find("end\n") != std::string::npos;
-  }, 120s);
+  bool ended = eventually(
+    [&] {
+      seen = n.logs("flood");
+      return seen.find("end\n") != std::string::npos;
+    },
+    120s);
   INFO("Logs: " << seen.substr(seen.size() > 600 ? seen.size() - 600 : 0));
   REQUIRE(ended);
   auto took = std::chrono::steady_clock::now() - t0;
@@ -438,7 +444,7 @@ TEST_CASE("a container writing 100 MB uses at most the cap on disk", "[logs][int
       total += e.file_size();
   INFO("on disk: " << total << " bytes");
   CHECK(total <= 256 * 1024 + 64 * 1024); // the cap, plus at most one write batch
-  CHECK(total > 64 * 1024);                // and the newest output is kept
+  CHECK(total > 64 * 1024);               // and the newest output is kept
   auto tail = n.logs("flood");
   CHECK(std::count(tail.begin(), tail.end(), '\n') == 100);
 }
@@ -478,10 +484,10 @@ TEST_CASE("a FIFO, a symlink or a device at a log or capture path: a clear error
         auto r = n.two("Logs", "c", nss[static_cast<size_t>(i)], &cl);
         errors[static_cast<size_t>(2 * i + k)] = r.call_error.value_or("(no error)");
       }
-      auto e = n.call("Exec", {zbus::encode_string(nss[static_cast<size_t>(i)]),
-                               zbus::encode_string("c"), duration(5s),
-                               zbus::encode_string("/bin/sh"), zbus::encode_string("-c"),
-                               zbus::encode_string("echo hi; exit 3")},
+      auto e = n.call("Exec",
+                      {zbus::encode_string(nss[static_cast<size_t>(i)]), zbus::encode_string("c"),
+                       duration(5s), zbus::encode_string("/bin/sh"), zbus::encode_string("-c"),
+                       zbus::encode_string("echo hi; exit 3")},
                       30s, &cl);
       exec_errors[static_cast<size_t>(i)] = e.call_error.value_or("(no error)");
     });
@@ -489,7 +495,8 @@ TEST_CASE("a FIFO, a symlink or a device at a log or capture path: a clear error
     t.join();
   for (int k = 0; k < 2; ++k) {
     INFO(errors[static_cast<size_t>(k)]);
-    CHECK(errors[static_cast<size_t>(k)].find("is a FIFO, not a regular file") != std::string::npos);
+    CHECK(errors[static_cast<size_t>(k)].find("is a FIFO, not a regular file")
+          != std::string::npos);
     CHECK(errors[static_cast<size_t>(6 + k)].find("is a FIFO") != std::string::npos);
     CHECK(errors[static_cast<size_t>(2 + k)].find("symbolic link") != std::string::npos);
     CHECK(errors[static_cast<size_t>(2 + k)].find("the secret") == std::string::npos);
@@ -542,15 +549,17 @@ TEST_CASE("a full disk: other tenants keep working, Exec reports that its output
                   .call_error);
   REQUIRE_FALSE(n.run(n.make("quiet", "/bin/sleep 1000")).call_error);
   auto exec_true = [&] {
-    return n.call("Exec", {zbus::encode_string(n.ns), zbus::encode_string("quiet"),
-                           duration(5s), zbus::encode_string("/bin/true")});
+    return n.call("Exec", {zbus::encode_string(n.ns), zbus::encode_string("quiet"), duration(5s),
+                           zbus::encode_string("/bin/true")});
   };
   // The disk fills up.
-  REQUIRE(eventually([&] {
-    std::error_code ec;
-    auto space = fs::space(disk.dir, ec);
-    return !ec && space.available < 64 * 1024;
-  }, 30s));
+  REQUIRE(eventually(
+    [&] {
+      std::error_code ec;
+      auto space = fs::space(disk.dir, ec);
+      return !ec && space.available < 64 * 1024;
+    },
+    30s));
   // The other tenant: Inspect answers; an Exec says its output has no room instead of losing it.
   CHECK(n.status("quiet") == "running");
   auto e = exec_true();
@@ -562,11 +571,13 @@ TEST_CASE("a full disk: other tenants keep working, Exec reports that its output
   CHECK(zbus::decode_container(*i.data).state.status == "running");
   // Room again: the logger writes again and reports in the log what it dropped.
   fs::remove(ballast);
-  REQUIRE(eventually([&] {
-    auto r = n.two("Logs", "chatty", chatty_ns);
-    return !r.call_error && zbus::decode_string(*r.data).find("[contd-logger] dropped")
-                              != std::string::npos;
-  }, 20s));
+  REQUIRE(eventually(
+    [&] {
+      auto r = n.two("Logs", "chatty", chatty_ns);
+      return !r.call_error
+             && zbus::decode_string(*r.data).find("[contd-logger] dropped") != std::string::npos;
+    },
+    20s));
   auto r = n.two("Logs", "chatty", chatty_ns);
   INFO(zbus::decode_string(*r.data).substr(0, 2000));
   CHECK(zbus::decode_string(*r.data).find("No space left on device") != std::string::npos);

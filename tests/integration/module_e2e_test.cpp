@@ -201,8 +201,7 @@ TEST_CASE("every method against real containerd through Redis", "[e2e][integrati
   CHECK(*empty.data == zbus::encode_strings({})); // [] not nil
 }
 
-TEST_CASE("a PID 1 that ignores SIGTERM is killed after its grace period",
-          "[e2e][integration]") {
+TEST_CASE("a PID 1 that ignores SIGTERM is killed after its grace period", "[e2e][integration]") {
   stack s;
   caller c{s};
   auto ns = s.new_ns();
@@ -274,8 +273,7 @@ TEST_CASE("bad input across the wire is refused and leaves no container or names
   CHECK(s.ctrd.ctr({"-n", ns, "containers", "ls", "-q"}).output.empty());
 }
 
-TEST_CASE("a Run that fails inside runc is rolled back and can be retried",
-          "[e2e][integration]") {
+TEST_CASE("a Run that fails inside runc is rolled back and can be retried", "[e2e][integration]") {
   stack s;
   caller c{s};
   auto ns = s.new_ns();
@@ -305,11 +303,11 @@ TEST_CASE("concurrent Runs in 10 tenants all succeed", "[e2e][integration]") {
     threads.emplace_back([&, i] {
       caller c{s};
       std::string err;
-      auto r = c.client.call("Run",
-                             {zbus::encode_string(nss[i]),
-                              zbus::encode_container(s.make("c" + std::to_string(i),
-                                                            "/bin/sleep 1000"))},
-                             60s, err);
+      auto r =
+        c.client.call("Run",
+                      {zbus::encode_string(nss[i]),
+                       zbus::encode_container(s.make("c" + std::to_string(i), "/bin/sleep 1000"))},
+                      60s, err);
       if (!r)
         errors[i] = err;
       else if (r->call_error)
@@ -395,9 +393,10 @@ GREETING = "overridden?"
   REQUIRE_FALSE(run.call_error);
   REQUIRE(eventually([&] {
     auto l = c.two("Logs", ns, "v1");
-    return !l.call_error && zbus::decode_string(*l.data).find("started by toml in /etc with "
-                                                             "toml-env and hello\n")
-                              != std::string::npos;
+    return !l.call_error
+           && zbus::decode_string(*l.data).find("started by toml in /etc with "
+                                                "toml-env and hello\n")
+                != std::string::npos;
   }));
   auto got = zbus::decode_container(*c.two("Inspect", ns, "v1").data);
   CHECK(got.entrypoint.empty()); // what the caller sent
@@ -436,12 +435,14 @@ TEST_CASE("a namespace contd created is removed with its cgroup parents after it
   CHECK(listed());
   REQUIRE_FALSE(c.two("Delete", ns, "only").call_error);
   REQUIRE(eventually([&] { return !listed(); }, 20s));
-  REQUIRE(eventually([&] {
-    for (auto& p : parents)
-      if (std::filesystem::exists(p))
-        return false;
-    return true;
-  }, 10s));
+  REQUIRE(eventually(
+    [&] {
+      for (auto& p : parents)
+        if (std::filesystem::exists(p))
+          return false;
+      return true;
+    },
+    10s));
   // A namespace contd did not create stays, empty or not.
   auto foreign = s.new_ns();
   s.ctrd.ctr({"namespaces", "create", foreign});

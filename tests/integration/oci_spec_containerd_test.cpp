@@ -144,8 +144,8 @@ struct scenario {
     auto spec_file = dir / (c.name + ".json");
     std::ofstream{spec_file} << spec->dump(2);
     auto log = dir / (c.name + ".log");
-    auto r = ctr({"run", "--config", spec_file.string(), "--log-uri", "file://" + log.string(),
-                  "-d", c.name});
+    auto r = ctr(
+      {"run", "--config", spec_file.string(), "--log-uri", "file://" + log.string(), "-d", c.name});
     started.push_back(c.name);
     INFO("ctr run: " << r.output << "\ncontainerd: " << ctrd.log());
     REQUIRE(r.status == 0);
@@ -294,8 +294,7 @@ TEST_CASE("an elevated spec grants CAP_SYS_ADMIN and /dev/fuse", "[oci][integrat
   CHECK(fuse.find("10,") != std::string::npos);
   CHECK(fuse.find("229") != std::string::npos);
   // Defaults applied: 256 MiB for real, one CPU, the default pids limit.
-  CHECK(cgroup_value(s.ns, name, "memory", "memory.limit_in_bytes", "memory.max")
-        == "268435456");
+  CHECK(cgroup_value(s.ns, name, "memory", "memory.limit_in_bytes", "memory.max") == "268435456");
   CHECK(cgroup_value(s.ns, name, "pids", "pids.max", "pids.max") == "4096");
 }
 

@@ -41,8 +41,7 @@ struct programs {
   void start_contd() {
     contd = std::make_unique<process>(
       std::vector<std::string>{bin_dir + "/contd", "-broker", redis.url(), "-root",
-                               (ctrd.dir() / "contd-root").string(), "--containerd",
-                               ctrd.socket()},
+                               (ctrd.dir() / "contd-root").string(), "--containerd", ctrd.socket()},
       (ctrd.dir() / "contd.log").string());
     REQUIRE(contd->pid > 0);
   }
@@ -125,8 +124,8 @@ TEST_CASE("SIGTERM while a request is in flight: it is answered and contd exits 
   programs p;
   p.start_contd();
   REQUIRE(p.ready());
-  REQUIRE(p.ctl({"run", p.ns, "deaf", "--rootfs", p.ctrd.rootfs().string(), "--netns",
-                 p.net.name, "--shutdown-timeout", "2s", "--", "/bin/sleep", "1000"})
+  REQUIRE(p.ctl({"run", p.ns, "deaf", "--rootfs", p.ctrd.rootfs().string(), "--netns", p.net.name,
+                 "--shutdown-timeout", "2s", "--", "/bin/sleep", "1000"})
             .status
           == 0);
   // rm waits out the 2 s grace (sleep as PID 1 ignores SIGTERM); stop contd meanwhile.
@@ -145,13 +144,14 @@ TEST_CASE("a second SIGTERM stops the wait for calls in flight and contd exits 0
   programs p;
   p.start_contd();
   REQUIRE(p.ready());
-  REQUIRE(p.ctl({"run", p.ns, "deafer", "--rootfs", p.ctrd.rootfs().string(), "--netns",
-                 p.net.name, "--shutdown-timeout", "30s", "--", "/bin/sleep", "1000"})
+  REQUIRE(p.ctl({"run", p.ns, "deafer", "--rootfs", p.ctrd.rootfs().string(), "--netns", p.net.name,
+                 "--shutdown-timeout", "30s", "--", "/bin/sleep", "1000"})
             .status
           == 0);
   // rm waits out the 30 s grace; the first SIGTERM would wait for it, the second does not.
-  auto rm = std::async(std::launch::async,
-                       [&] { return p.ctl({"--timeout", "5s", "rm", p.ns, "deafer"}); });
+  auto rm = std::async(std::launch::async, [&] {
+    return p.ctl({"--timeout", "5s", "rm", p.ns, "deafer"});
+  });
   std::this_thread::sleep_for(700ms);
   auto start = std::chrono::steady_clock::now();
   kill(p.contd->pid, SIGTERM);
@@ -205,10 +205,9 @@ TEST_CASE("bad flags print usage and exit 2", "[programs]") {
 TEST_CASE("contctl against a broker where nothing listens fails clearly within its timeout",
           "[programs]") {
   auto start = std::chrono::steady_clock::now();
-  auto r = test::run_command(
-    {bin_dir + "/contctl", "--broker", "unix:///tmp/contd-nothing-here.sock", "--timeout", "2s",
-     "status"},
-    20s);
+  auto r = test::run_command({bin_dir + "/contctl", "--broker",
+                              "unix:///tmp/contd-nothing-here.sock", "--timeout", "2s", "status"},
+                             20s);
   CHECK(r.status == 3);
   CHECK(r.output.find("cannot reach contd") != std::string::npos);
   CHECK(std::chrono::steady_clock::now() - start < 10s);
@@ -255,11 +254,11 @@ TEST_CASE("restarting contd or containerd loses no container and no log line",
   programs p;
   p.start_contd();
   REQUIRE(p.ready());
-  REQUIRE(p.ctl({"run", p.ns, "steady", "--rootfs", p.ctrd.rootfs().string(), "--netns",
-                 p.net.name, "--", "/bin/sh", "-c",
-                 "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done"})
-            .status
-          == 0);
+  REQUIRE(
+    p.ctl({"run", p.ns, "steady", "--rootfs", p.ctrd.rootfs().string(), "--netns", p.net.name, "--",
+           "/bin/sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done"})
+      .status
+    == 0);
   auto inspect = [&] { return p.ctl({"inspect", p.ns, "steady", "--json"}); };
   auto pid_of = [](const std::string& json_text) {
     auto j = nlohmann::json::parse(json_text, nullptr, false);

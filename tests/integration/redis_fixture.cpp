@@ -16,11 +16,10 @@ extern char** environ;
 
 namespace contd::test {
 
-redis_server::redis_server() : redis_server(0, "") {
-}
+redis_server::redis_server() : redis_server(0, "") {}
 
 redis_server::redis_server(int tcp_port, std::string password)
-  : tcp_port_(tcp_port), password_(std::move(password)) {
+    : tcp_port_(tcp_port), password_(std::move(password)) {
   char tmpl[] = "/tmp/contd-redis.XXXXXX";
   if (mkdtemp(tmpl) == nullptr)
     throw std::runtime_error("mkdtemp failed");
@@ -45,11 +44,25 @@ zbus::broker_url redis_server::broker() const {
 void redis_server::start() {
   if (pid_ > 0)
     return;
-  std::vector<std::string> args{"redis-server", "--port", std::to_string(tcp_port_),
-                                "--bind", "127.0.0.1", "--unixsocket", socket_,
-                                "--unixsocketperm", "700",    "--save", "",
-                                "--appendonly", "no",         "--dir", dir_,
-                                "--logfile", dir_ + "/redis.log", "--daemonize", "no"};
+  std::vector<std::string> args{"redis-server",
+                                "--port",
+                                std::to_string(tcp_port_),
+                                "--bind",
+                                "127.0.0.1",
+                                "--unixsocket",
+                                socket_,
+                                "--unixsocketperm",
+                                "700",
+                                "--save",
+                                "",
+                                "--appendonly",
+                                "no",
+                                "--dir",
+                                dir_,
+                                "--logfile",
+                                dir_ + "/redis.log",
+                                "--daemonize",
+                                "no"};
   if (!password_.empty()) {
     args.push_back("--requirepass");
     args.push_back(password_);

@@ -190,8 +190,10 @@ TEST_CASE("hostile namespaces and ids are refused without touching anything") {
   fake.address = (tmp / "containerd.sock").string();
   sr::reap_options opts;
   opts.containerd_socket = fake.address;
-  for (auto [ns, id] : {std::pair<std::string, std::string>{"../x", "x"}, {"ns", ""},
-                        {"ns", std::string(200, 'a')}, {"ns", "../../x"}}) {
+  for (auto [ns, id] : {std::pair<std::string, std::string>{"../x", "x"},
+                        {"ns", ""},
+                        {"ns", std::string(200, 'a')},
+                        {"ns", "../../x"}}) {
     fake.ns = ns;
     fake.id = id;
     auto r = sr::reap(fake, opts);
@@ -213,8 +215,10 @@ TEST_CASE("hostile namespaces and ids are refused without touching anything") {
 
   {
     actor_env env{fake.address};
-    for (auto [ns, id] : {std::pair<std::string, std::string>{"../x", "x"}, {"", "x"},
-                          {"ns", std::string(200, 'a')}, {"ns", "../x"}}) {
+    for (auto [ns, id] : {std::pair<std::string, std::string>{"../x", "x"},
+                          {"", "x"},
+                          {"ns", std::string(200, 'a')},
+                          {"ns", "../x"}}) {
       auto n = env.reap(ns, id);
       REQUIRE_FALSE(n);
       CHECK(n.error() == contd::errc::invalid_argument);
@@ -391,8 +395,9 @@ TEST_CASE("shims leaked by a kill -9 of containerd during Tasks.Create are reape
     CHECK(before.status != 0);
     auto t0 = std::chrono::steady_clock::now();
     auto n = env.reap(ns, l.id);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - t0).count();
+    auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+        .count();
     INFO(why(n) << "\n" << ctrd.log());
     REQUIRE(n);
     CHECK(*n == 1);

@@ -84,9 +84,9 @@ struct node {
 
   void start_contd() {
     contd = std::make_unique<test::process>(
-      std::vector<std::string>{bin_dir + "/contd", "--broker", redis.url(), "--root",
-                               root.string(), "--containerd", ctrd.socket(), "--netns-dir",
-                               "/var/run/netns", "--log-level", "debug"},
+      std::vector<std::string>{bin_dir + "/contd", "--broker", redis.url(), "--root", root.string(),
+                               "--containerd", ctrd.socket(), "--netns-dir", "/var/run/netns",
+                               "--log-level", "debug"},
       (ctrd.dir() / "contd.log").string());
     REQUIRE(contd->pid > 0);
     REQUIRE(eventually([&] { return status_ok(); }, 20s));
@@ -435,12 +435,15 @@ TEST_CASE("kill -9 of contd during 30 concurrent Runs: the restarted contd keeps
           "[supervision][integration][faults]") {
   auto delay = std::chrono::milliseconds{GENERATE(400, 5000)};
   node n;
-  auto replies = burst_of_runs(n, [&] {
-    std::this_thread::sleep_for(delay);
-    n.contd->kill_hard();
-    std::this_thread::sleep_for(1s);
-    n.start_contd(); // takes the Runs still queued in Redis, reconciles the rest
-  }, 20s); // requests the killed contd had taken out of Redis are never answered
+  auto replies = burst_of_runs(
+    n,
+    [&] {
+      std::this_thread::sleep_for(delay);
+      n.contd->kill_hard();
+      std::this_thread::sleep_for(1s);
+      n.start_contd(); // takes the Runs still queued in Redis, reconciles the rest
+    },
+    20s); // requests the killed contd had taken out of Redis are never answered
   check_told_the_truth(n, replies);
 }
 
@@ -450,8 +453,8 @@ TEST_CASE("containers of a namespace contd does not manage are left untouched",
   auto foreign = test::random_name("foreign");
   // A container made with ctr, whose process exits at once: contd must neither restart it nor
   // remove it, not at start, not on its periodic reconcile, not after a stream gap.
-  auto created = n.ctrd.ctr({"-n", foreign, "run", "-d", "--rootfs", n.ctrd.rootfs().string(),
-                             "stranger", "/bin/true"});
+  auto created = n.ctrd.ctr(
+    {"-n", foreign, "run", "-d", "--rootfs", n.ctrd.rootfs().string(), "stranger", "/bin/true"});
   INFO(created.output);
   REQUIRE(created.status == 0);
   REQUIRE(eventually([&] {

@@ -74,10 +74,10 @@ TEST_CASE("the captured Run request pushed through Redis gets the Go server's re
   stack fd;
   zbus::redis_connection conn{fd.redis.broker()};
   REQUIRE(conn.connect());
-  for (auto [req, resp] : {std::pair{"run.req.bin", "run.resp.bin"},
-                           std::pair{"listns.req.bin", "listns.resp.bin"},
-                           std::pair{"nomethod.req.bin", "nomethod.resp.bin"},
-                           std::pair{"argcount.req.bin", "argcount.resp.bin"}}) {
+  for (auto [req, resp] :
+       {std::pair{"run.req.bin", "run.resp.bin"}, std::pair{"listns.req.bin", "listns.resp.bin"},
+        std::pair{"nomethod.req.bin", "nomethod.resp.bin"},
+        std::pair{"argcount.req.bin", "argcount.resp.bin"}}) {
     INFO(req);
     zbus::decode_failure f;
     auto reply_to = zbus::decode_request(vector_file(req), f)->reply_to;
@@ -119,8 +119,8 @@ TEST_CASE("every method of the interface answers through Redis", "[zbus][integra
   auto run = c.call("Run", {zbus::encode_string("ns1"), zbus::encode_container(data)}, 5s, err);
   REQUIRE(run);
   CHECK(zbus::decode_string(*run->data) == "ns1-c9");
-  auto insp = c.call("Inspect", {zbus::encode_string("ns1"), zbus::encode_string("missing")}, 5s,
-                     err);
+  auto insp =
+    c.call("Inspect", {zbus::encode_string("ns1"), zbus::encode_string("missing")}, 5s, err);
   REQUIRE(insp);
   REQUIRE(insp->call_error);
   CHECK(insp->call_error->find("not found") != std::string::npos);
@@ -141,7 +141,8 @@ TEST_CASE("every method of the interface answers through Redis", "[zbus][integra
                       zbus::encode_string(""), zbus::encode_string("ls")},
                      5s, err);
   REQUIRE(exec);
-  CHECK(exec->protocol_error == std::string{"invalid argument type [2] expecting time.Duration got"});
+  CHECK(exec->protocol_error
+        == std::string{"invalid argument type [2] expecting time.Duration got"});
 }
 
 TEST_CASE("Redis killed and restarted: the listener reconnects and nothing popped is lost",
@@ -174,8 +175,7 @@ TEST_CASE("Redis killed and restarted: the listener reconnects and nothing poppe
   zbus::redis_connection conn2{fd.redis.broker()};
   REQUIRE(conn2.connect());
   std::string key, value;
-  REQUIRE(conn2.blpop({"in-flight-1"}, 10, key, value)
-          == zbus::redis_connection::pop_result::item);
+  REQUIRE(conn2.blpop({"in-flight-1"}, 10, key, value) == zbus::redis_connection::pop_result::item);
   std::string derr;
   auto r = zbus::decode_response(value, derr);
   REQUIRE(r);

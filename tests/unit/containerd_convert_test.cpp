@@ -41,7 +41,8 @@ TEST_CASE("gRPC codes map to contd errors and keep containerd's message") {
   CHECK(error_text(un).find("Version.Version") != std::string::npos);
 }
 
-TEST_CASE("TaskExit, TaskOOM, TaskStart and TaskDelete are unpacked by type URL, other payloads are skipped") {
+TEST_CASE("TaskExit, TaskOOM, TaskStart and TaskDelete are unpacked by type URL, other payloads "
+          "are skipped") {
   ::containerd::events::TaskExit exit;
   exit.set_container_id("c1");
   exit.set_id("e1");

@@ -16,8 +16,7 @@ namespace cd = contd::containerd;
 namespace {
 
 std::string data_file(const std::string& name) {
-  std::ifstream in{std::string{CONTD_SOURCE_DIR} + "/tests/data/metrics/" + name,
-                   std::ios::binary};
+  std::ifstream in{std::string{CONTD_SOURCE_DIR} + "/tests/data/metrics/" + name, std::ios::binary};
   REQUIRE(in);
   std::ostringstream s;
   s << in.rdbuf();
@@ -58,7 +57,7 @@ TEST_CASE("a saved cgroup v2 message decodes to its figures, CPU time in nanosec
   task_metrics want;
   want.memory_usage = 1048576;
   want.memory_limit = 268435456;
-  want.memory_cache = 102400; // memory.file
+  want.memory_cache = 102400;   // memory.file
   want.cpu_usage_ns = 12345000; // cpu.usage_usec 12345
   want.pids_current = 1;
   want.cgroup_v2 = true;
@@ -67,8 +66,8 @@ TEST_CASE("a saved cgroup v2 message decodes to its figures, CPU time in nanosec
 
 TEST_CASE("a type URL with a prefix before the message name is accepted") {
   std::string error;
-  auto m = cd::decode_metrics("type.googleapis.com/" + v1_url, data_file("v1-busybox-sleep.bin"),
-                              error);
+  auto m =
+    cd::decode_metrics("type.googleapis.com/" + v1_url, data_file("v1-busybox-sleep.bin"), error);
   REQUIRE(m);
   CHECK(m->memory_usage == 380928);
   auto m2 = cd::decode_metrics("types.containerd.io/" + v2_url, data_file("v2-small.bin"), error);

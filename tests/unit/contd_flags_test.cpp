@@ -88,10 +88,16 @@ TEST_CASE("every spelling: -name value, --name value, -name=value, --name=value"
 }
 
 TEST_CASE("every flag reaches its setting", "[contd][flags]") {
-  auto s = ok({"--broker", "tcp://secret@redis.example:6380", "--root", "/srv/contd",
-               "--containerd", "/run/c.sock", "--netns-dir", "/run/netns", "--corex",
-               "/opt/corex", "--max-inflight", "7", "--log-max-size", "64K", "--logger",
-               "/opt/contd-logger", "--log-level", "debug", "--log-format", "json"});
+  auto s = ok({"--broker",       "tcp://secret@redis.example:6380",
+               "--root",         "/srv/contd",
+               "--containerd",   "/run/c.sock",
+               "--netns-dir",    "/run/netns",
+               "--corex",        "/opt/corex",
+               "--max-inflight", "7",
+               "--log-max-size", "64K",
+               "--logger",       "/opt/contd-logger",
+               "--log-level",    "debug",
+               "--log-format",   "json"});
   CHECK_FALSE(s.broker.is_unix);
   CHECK(s.broker.host == "redis.example");
   CHECK(s.broker.port == 6380);
@@ -111,8 +117,7 @@ TEST_CASE("the last of a repeated flag wins", "[contd][flags]") {
   CHECK(ok({"--root", "/a", "-root=/b"}).root == "/b");
 }
 
-TEST_CASE("help and version stop parsing before anything is read or checked",
-          "[contd][flags]") {
+TEST_CASE("help and version stop parsing before anything is read or checked", "[contd][flags]") {
   for (auto a : {args{"--help"}, args{"-help"}, args{"-h"}, args{"--h"}}) {
     INFO(a[0]);
     CHECK(ok(a).help);
@@ -158,8 +163,8 @@ TEST_CASE("bad values name the flag", "[contd][flags]") {
 }
 
 TEST_CASE("log levels spdlog knows", "[contd][flags]") {
-  for (auto level : {"trace", "debug", "info", "warn", "warning", "error", "err", "critical",
-                     "off"}) {
+  for (auto level :
+       {"trace", "debug", "info", "warn", "warning", "error", "err", "critical", "off"}) {
     INFO(level);
     CHECK(ok({"--log-level", level}).log_level == level);
   }
@@ -182,7 +187,7 @@ TEST_CASE("parse_size alone", "[contd][flags]") {
   CHECK(flags::parse_size("0") == uint64_t{0});
   CHECK(flags::parse_size("1k") == uint64_t{1024});
   CHECK(flags::parse_size("17179869183G") == uint64_t{17179869183ull << 30});
-  CHECK_FALSE(flags::parse_size("17179869184G")); // 2^64 bytes
+  CHECK_FALSE(flags::parse_size("17179869184G"));         // 2^64 bytes
   CHECK_FALSE(flags::parse_size("18446744073709551616")); // 2^64
   CHECK(flags::parse_size("18446744073709551615") == UINT64_MAX);
   CHECK_FALSE(flags::parse_size("k"));
@@ -266,8 +271,8 @@ TEST_CASE("the usage text names every flag", "[contd][flags]") {
   std::string usage = flags::usage;
   CHECK(usage.rfind("usage: contd", 0) == 0);
   for (auto name : {"--broker", "--root", "--containerd", "--netns-dir", "--corex",
-                    "--max-inflight", "--log-max-size", "--logger", "--log-level",
-                    "--log-format", "--config", "--version", "--help"}) {
+                    "--max-inflight", "--log-max-size", "--logger", "--log-level", "--log-format",
+                    "--config", "--version", "--help"}) {
     INFO(name);
     CHECK(usage.find(name) != std::string::npos);
   }

@@ -11,9 +11,9 @@ using namespace std::chrono_literals;
 
 TEST_CASE("JSON log text keeps UTF-8 and parses back to the same string", "[log]") {
   // The old escaping wrote café as caf\u00c3\u00a9, which parses back as cafÃ©.
-  for (std::string s : {std::string{"café"}, std::string{"naïve ünïcödé 日本 🚀"},
-                        std::string{"quote \" backslash \\ tab \t nl \n"},
-                        std::string("nul \0 del \x7f", 11)}) {
+  for (std::string s :
+       {std::string{"café"}, std::string{"naïve ünïcödé 日本 🚀"},
+        std::string{"quote \" backslash \\ tab \t nl \n"}, std::string("nul \0 del \x7f", 11)}) {
     auto line = "\"" + log::escape_json(s) + "\"";
     INFO(line);
     auto back = nlohmann::json::parse(line);
@@ -23,11 +23,18 @@ TEST_CASE("JSON log text keeps UTF-8 and parses back to the same string", "[log]
 }
 
 TEST_CASE("bytes that are not UTF-8 become U+FFFD in JSON, and the line still parses", "[log]") {
-  std::string bad = "a\xff" "b\xc3" "c\xed\xa0\x80" "d"; // stray byte, cut sequence, surrogate
+  std::string bad = "a\xff"
+                    "b\xc3"
+                    "c\xed\xa0\x80"
+                    "d"; // stray byte, cut sequence, surrogate
   auto line = "\"" + log::escape_json(bad) + "\"";
   INFO(line);
   auto back = nlohmann::json::parse(line).get<std::string>();
-  CHECK(back == "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" "d");
+  CHECK(back
+        == "a\xef\xbf\xbd"
+           "b\xef\xbf\xbd"
+           "c\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+           "d");
 }
 
 TEST_CASE("printable keeps UTF-8, escapes the rest, and cuts long values", "[log]") {

@@ -40,14 +40,27 @@ TEST_CASE("times are RFC 3339 UTC with nanoseconds and parse back") {
 }
 
 TEST_CASE("malformed times are refused") {
-  for (const char* bad :
-       {"", "2026", "2026-11-30 23:34:10Z", "2026-11-30T23:34:10", "2026-11-30T23:34:10.Z",
-        "2026-11-30T23:34:10.1234567890Z", "2026-13-01T00:00:00Z", "2026-00-01T00:00:00Z",
-        "2026-02-29T00:00:00Z", "2026-04-31T00:00:00Z", "2026-11-30T24:00:00Z",
-        "2026-11-30T23:60:00Z", "2026-11-30T23:59:60Z", "2026-11-30T23:34:10z",
-        "2026-11-30T23:34:10ZZ", "2026-11-30T23:34:10+0200", "2026-11-30T23:34:10+24:00",
-        "+026-11-30T23:34:10Z", "2026-1a-30T23:34:10Z", "9999-12-31T23:59:59Z",
-        "1000-01-01T00:00:00Z"}) {
+  for (const char* bad : {"",
+                          "2026",
+                          "2026-11-30 23:34:10Z",
+                          "2026-11-30T23:34:10",
+                          "2026-11-30T23:34:10.Z",
+                          "2026-11-30T23:34:10.1234567890Z",
+                          "2026-13-01T00:00:00Z",
+                          "2026-00-01T00:00:00Z",
+                          "2026-02-29T00:00:00Z",
+                          "2026-04-31T00:00:00Z",
+                          "2026-11-30T24:00:00Z",
+                          "2026-11-30T23:60:00Z",
+                          "2026-11-30T23:59:60Z",
+                          "2026-11-30T23:34:10z",
+                          "2026-11-30T23:34:10ZZ",
+                          "2026-11-30T23:34:10+0200",
+                          "2026-11-30T23:34:10+24:00",
+                          "+026-11-30T23:34:10Z",
+                          "2026-1a-30T23:34:10Z",
+                          "9999-12-31T23:59:59Z",
+                          "1000-01-01T00:00:00Z"}) {
     INFO(bad);
     CHECK_FALSE(parse_time(bad));
   }
@@ -55,9 +68,11 @@ TEST_CASE("malformed times are refused") {
 }
 
 TEST_CASE("a record encodes to one line and parses back") {
-  std::vector<record> all{rec(stream::out, false, "hello world"), rec(stream::err, true, "part"),
+  std::vector<record> all{rec(stream::out, false, "hello world"),
+                          rec(stream::err, true, "part"),
                           rec(stream::logger, false, "dropped 3 lines"),
-                          rec(stream::out, false, ""), rec(stream::out, false, "  spaces  F P "),
+                          rec(stream::out, false, ""),
+                          rec(stream::out, false, "  spaces  F P "),
                           rec(stream::err, false, std::string("nul\0byte\ttab\r", 13))};
   for (const auto& r : all) {
     auto line = encode(r);
@@ -79,13 +94,26 @@ TEST_CASE("a record encodes to one line and parses back") {
 
 TEST_CASE("lines that are not records are refused without throwing") {
   const std::string ts = "2026-11-30T23:34:10.123456789Z";
-  for (const std::string& bad : std::vector<std::string>{
-         std::string{}, std::string{" "}, ts, ts + " ", ts + " stdout", ts + " stdout ",
-        ts + " stdin F x", ts + " STDOUT F x", ts + " stdout X x", ts + " stdout FF x",
-        ts + " stdout F\tx", ts + "  stdout F x", "garbage stdout F x", ts + " stdout F a\nb",
-        "2026-11-30T23:34:10.123456789 stdout F x", std::string(100000, 'x'),
-        std::string(100000, ' '), std::string("\0\0\0\0", 4), ts + "\xff stdout F x",
-        "\xff\xfe stdout F x"}) {
+  for (const std::string& bad : std::vector<std::string>{std::string{},
+                                                         std::string{" "},
+                                                         ts,
+                                                         ts + " ",
+                                                         ts + " stdout",
+                                                         ts + " stdout ",
+                                                         ts + " stdin F x",
+                                                         ts + " STDOUT F x",
+                                                         ts + " stdout X x",
+                                                         ts + " stdout FF x",
+                                                         ts + " stdout F\tx",
+                                                         ts + "  stdout F x",
+                                                         "garbage stdout F x",
+                                                         ts + " stdout F a\nb",
+                                                         "2026-11-30T23:34:10.123456789 stdout F x",
+                                                         std::string(100000, 'x'),
+                                                         std::string(100000, ' '),
+                                                         std::string("\0\0\0\0", 4),
+                                                         ts + "\xff stdout F x",
+                                                         "\xff\xfe stdout F x"}) {
     INFO(bad.substr(0, 80));
     std::optional<record> r;
     CHECK_NOTHROW(r = parse(bad));
@@ -163,8 +191,8 @@ TEST_CASE("tail_text shows lines whose last part never came") {
 TEST_CASE("tail_text over a file round trip") {
   std::string file;
   for (int i = 0; i < 1000; ++i)
-    file += encode(rec(i % 3 == 0 ? stream::err : stream::out, false, "line " + std::to_string(i),
-                       t0 + i));
+    file += encode(
+      rec(i % 3 == 0 ? stream::err : stream::out, false, "line " + std::to_string(i), t0 + i));
   auto text = tail_text(parse_all(file, false), 3);
   CHECK(text == "line 997\nline 998\nline 999\n");
 }

@@ -37,8 +37,16 @@ TEST_CASE("the splitter follows every shlex rule", "[oci][lexer]") {
     {"1 LF", "a\nb", {"a", "b"}},
     {"1 vertical tab is a word rune", "a\vb", {"a\vb"}},
     {"1 form feed is a word rune", "a\fb", {"a\fb"}},
-    {"1 NBSP is a word rune", "a\xC2\xA0" "b", {"a\xC2\xA0" "b"}},
-    {"1 ideographic space is a word rune", "a\xE3\x80\x80" "b", {"a\xE3\x80\x80" "b"}},
+    {"1 NBSP is a word rune",
+     "a\xC2\xA0"
+     "b",
+     {"a\xC2\xA0"
+      "b"}},
+    {"1 ideographic space is a word rune",
+     "a\xE3\x80\x80"
+     "b",
+     {"a\xE3\x80\x80"
+      "b"}},
     {"1 non-ASCII word", "\xC3\xA9t\xC3\xA9 caf\xC3\xA9", {"\xC3\xA9t\xC3\xA9", "caf\xC3\xA9"}},
     // rule 2: runs of separators, leading and trailing separators
     {"2 runs", "a  \t\r\n  b", {"a", "b"}},
@@ -85,25 +93,33 @@ TEST_CASE("the splitter follows every shlex rule", "[oci][lexer]") {
     {"7 empty quotes at end", "a ''", {"a", ""}},
     // rule 8: no expansion of any kind
     {"8 no expansion", R"(sh -c "echo $HOME && ls | wc")", {"sh", "-c", "echo $HOME && ls | wc"}},
-    {"8 operators are words", "a;b && c | d > e $(f) ~ *", {"a;b", "&&", "c", "|", "d", ">", "e",
-                                                           "$(f)", "~", "*"}},
+    {"8 operators are words",
+     "a;b && c | d > e $(f) ~ *",
+     {"a;b", "&&", "c", "|", "d", ">", "e", "$(f)", "~", "*"}},
     // rule 10: nothing to split
     {"10 empty", "", {}},
     {"10 blank", "   ", {}},
     {"10 blank with LF", " \n\t\r ", {}},
     // rule 11: invalid UTF-8 bytes each become U+FFFD
-    {"11 lone continuation byte", "a\x80" "b", {"a\xEF\xBF\xBD" "b"}},
+    {"11 lone continuation byte",
+     "a\x80"
+     "b",
+     {"a\xEF\xBF\xBD"
+      "b"}},
     {"11 invalid lead byte", "\xFF", {"\xEF\xBF\xBD"}},
     {"11 truncated sequence", "\xE2\x82", {"\xEF\xBF\xBD\xEF\xBF\xBD"}},
     {"11 broken sequence then ASCII", "\xE2(\xA1", {"\xEF\xBF\xBD(\xEF\xBF\xBD"}},
     {"11 overlong encoding", "\xC0\xAF", {"\xEF\xBF\xBD\xEF\xBF\xBD"}},
     {"11 overlong 3-byte", "\xE0\x80\xAF", {"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"}},
     {"11 surrogate", "\xED\xA0\x80", {"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"}},
-    {"11 above U+10FFFF", "\xF4\x90\x80\x80",
-     {"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"}},
+    {"11 above U+10FFFF", "\xF4\x90\x80\x80", {"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"}},
     {"11 valid 4-byte", "\xF0\x9F\x98\x80", {"\xF0\x9F\x98\x80"}},
     {"11 in single quotes", "'\xFF'", {"\xEF\xBF\xBD"}},
-    {"11 escaped invalid byte", "\\\xFF" "a", {"\xEF\xBF\xBD" "a"}},
+    {"11 escaped invalid byte",
+     "\\\xFF"
+     "a",
+     {"\xEF\xBF\xBD"
+      "a"}},
     {"11 NUL is a word rune", std::string{"a\0b", 3}, {std::string{"a\0b", 3}}},
     // §5 examples table
     {"ex zdb admin", "/bin/zdb --admin 'x y'", {"/bin/zdb", "--admin", "x y"}},
@@ -116,7 +132,8 @@ TEST_CASE("the splitter follows every shlex rule", "[oci][lexer]") {
       "/zdb/index", "--listen", "::", "--port", "9900", "--socket", "/socket/zdb.sock",
       "--dualnet"}},
     // §6: what .startup.toml entrypoints look like
-    {"startup.toml style", R"(/start "extra" "argument with spaces" "with \"skip\"")",
+    {"startup.toml style",
+     R"(/start "extra" "argument with spaces" "with \"skip\"")",
      {"/start", "extra", "argument with spaces", R"(with "skip")"}},
   };
   for (const auto& c : cases) {

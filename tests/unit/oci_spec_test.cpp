@@ -187,8 +187,7 @@ TEST_CASE("the builder's defaults and edge cases", "[oci][spec]") {
     CHECK(build_ok("ns1", c)["linux"]["resources"]["memory"]["limit"] == 268435456);
     spec_defaults d;
     d.memory = 512ULL << 20;
-    CHECK(build_ok("ns1", c, test_node(), d)["linux"]["resources"]["memory"]["limit"]
-          == 536870912);
+    CHECK(build_ok("ns1", c, test_node(), d)["linux"]["resources"]["memory"]["limit"] == 536870912);
   }
   SECTION("CPU 0 is one CPU") {
     c.cpu = 0;
@@ -254,8 +253,8 @@ TEST_CASE("the stored request round-trips every field", "[oci][spec]") {
   c.env = {"A=1", "B=two words", "C=", "UNICODE=\xC3\xA9\xE2\x82\xAC"};
   c.working_dir = "/w";
   c.network.ns = "n-all";
-  c.mounts = {{"/a", "/b", "bind", {"ro", "rslave"}}, {"", "/t", "tmpfs", {"size=1m"}},
-              {"/c", "/d", "", {}}};
+  c.mounts = {
+    {"/a", "/b", "bind", {"ro", "rslave"}}, {"", "/t", "tmpfs", {"size=1m"}}, {"/c", "/d", "", {}}};
   c.entrypoint = R"(/bin/x "a b" 'c' \d # e)";
   c.interactive = true;
   c.cpu = 3;
@@ -267,8 +266,8 @@ TEST_CASE("the stored request round-trips every field", "[oci][spec]") {
   c.root_fs_propagation = "rprivate";
   c.shutdown_timeout = -5; // not valid for Run, but the codec must not care
   c.has_state = true;
-  c.state = container_state{"running", 42, 137, go_time{1700000001, 1}, true, true, 4, 1,
-                            go_time{1700000002, 3}, "backoff"};
+  c.state = container_state{"running", 42, 137, go_time{1700000001, 1}, true,
+                            true,      4,  1,   go_time{1700000002, 3}, "backoff"};
   c.restart = restart_policy{"on-failure", 2, 1000};
   auto text = request_to_json(c);
   auto back = request_from_json(text);
@@ -303,8 +302,12 @@ TEST_CASE("the stored request keeps the bytes earlier versions stored", "[oci][s
   c.root_fs_propagation = "rprivate";
   c.shutdown_timeout = 5;
   c.restart = restart_policy{"on-failure", 2, 1000};
-  CHECK(request_to_json(c) == R"({"CPU":3,"CreatedAt":{"Nanos":123456789,"Seconds":1700000000},"Elevated":true,"Entrypoint":"/bin/x \"a b\"","Env":["A=1","B=two words","C="],"Interactive":true,"Logs":[{"Data":{"Stderr":"redis://h:1/e","Stdout":"redis://h/o"},"Type":"redis"}],"Memory":18446744073709551615,"Mounts":[{"Options":["ro","rslave"],"Source":"/a","Target":"/b","Type":"bind"},{"Options":[],"Source":"/c","Target":"/d","Type":""}],"Name":"all.fields","Network":{"Namespace":"n-all"},"RestartPolicy":{"MaxRestarts":2,"Name":"on-failure","Window":1000},"RootFS":"/mnt/all","RootFsPropagation":"rprivate","ShutdownTimeout":5,"Stats":[{"Endpoint":"redis://h/s","Type":"redis"}],"WorkingDir":"/w"})");
-  CHECK(request_to_json(container{}) == R"({"CPU":0,"CreatedAt":{"Nanos":0,"Seconds":-62135596800},"Elevated":false,"Entrypoint":"","Env":[],"Interactive":false,"Logs":[],"Memory":0,"Mounts":[],"Name":"","Network":{"Namespace":""},"RootFS":"","RootFsPropagation":"","ShutdownTimeout":0,"Stats":[],"WorkingDir":""})");
+  CHECK(
+    request_to_json(c)
+    == R"({"CPU":3,"CreatedAt":{"Nanos":123456789,"Seconds":1700000000},"Elevated":true,"Entrypoint":"/bin/x \"a b\"","Env":["A=1","B=two words","C="],"Interactive":true,"Logs":[{"Data":{"Stderr":"redis://h:1/e","Stdout":"redis://h/o"},"Type":"redis"}],"Memory":18446744073709551615,"Mounts":[{"Options":["ro","rslave"],"Source":"/a","Target":"/b","Type":"bind"},{"Options":[],"Source":"/c","Target":"/d","Type":""}],"Name":"all.fields","Network":{"Namespace":"n-all"},"RestartPolicy":{"MaxRestarts":2,"Name":"on-failure","Window":1000},"RootFS":"/mnt/all","RootFsPropagation":"rprivate","ShutdownTimeout":5,"Stats":[{"Endpoint":"redis://h/s","Type":"redis"}],"WorkingDir":"/w"})");
+  CHECK(
+    request_to_json(container{})
+    == R"({"CPU":0,"CreatedAt":{"Nanos":0,"Seconds":-62135596800},"Elevated":false,"Entrypoint":"","Env":[],"Interactive":false,"Logs":[],"Memory":0,"Mounts":[],"Name":"","Network":{"Namespace":""},"RootFS":"","RootFsPropagation":"","ShutdownTimeout":0,"Stats":[],"WorkingDir":""})");
 }
 
 TEST_CASE("a stored State reads OOMKilled and the older spelling OomKilled", "[oci][spec]") {
@@ -348,8 +351,7 @@ TEST_CASE("the stored request rejects malformed JSON and wrong types", "[oci][sp
      R"(stored request is malformed: a time must be {"Seconds": int, "Nanos": 0..999999999})"},
     {R"({"CreatedAt": {"Seconds": 1, "Nanos": 1000000000}})",
      R"(stored request is malformed: a time must be {"Seconds": int, "Nanos": 0..999999999})"},
-    {R"({"State": {"Pid": 4294967296}})",
-     "stored request is malformed: State.Pid is out of range"},
+    {R"({"State": {"Pid": 4294967296}})", "stored request is malformed: State.Pid is out of range"},
   };
   for (const auto& [text, why] : bad) {
     INFO(text);

@@ -97,8 +97,7 @@ TEST_CASE("a complete, sane request passes", "[oci][validate]") {
   CHECK(f.run() == std::nullopt);
 }
 
-TEST_CASE("every rule refuses with a sentence naming the field and the value",
-          "[oci][validate]") {
+TEST_CASE("every rule refuses with a sentence naming the field and the value", "[oci][validate]") {
   const std::vector<rule> rules = {
     // Name and namespace: containerd's identifier rule
     {"empty name", [](fixture& f) { f.c.name = ""; }, R"(invalid Name "": must not be empty)"},
@@ -114,7 +113,8 @@ TEST_CASE("every rule refuses with a sentence naming the field and the value",
     {"name too long", [](fixture& f) { f.c.name = std::string(77, 'a'); },
      "invalid Name \"" + std::string(77, 'a') + "\": longer than the maximum of 76 characters"},
     // RootFS
-    {"empty rootfs", [](fixture& f) { f.c.root_fs = ""; }, R"(invalid RootFS "": must not be empty)"},
+    {"empty rootfs", [](fixture& f) { f.c.root_fs = ""; },
+     R"(invalid RootFS "": must not be empty)"},
     {"relative rootfs", [](fixture& f) { f.c.root_fs = "mnt/x"; },
      R"(invalid RootFS "mnt/x": must be an absolute path)"},
     {"host root", [](fixture& f) { f.c.root_fs = "//"; },
@@ -124,16 +124,23 @@ TEST_CASE("every rule refuses with a sentence naming the field and the value",
     {"rootfs is a file", [](fixture& f) { f.c.root_fs = f.tmp.path("file"); },
      R"(invalid RootFS "{tmp}/file": not a directory)"},
     // Env
-    {"env without =", [](fixture& f) { f.c.env = {"A=1", "FOO"}; },
+    {"env without =",
+     [](fixture& f) {
+       f.c.env = {"A=1", "FOO"};
+     },
      R"(invalid Env[1] "FOO": must have the form KEY=VALUE)"},
     {"env empty key", [](fixture& f) { f.c.env = {"=x"}; },
      R"(invalid Env[0] "=x": the key before '=' must not be empty)"},
-    {"env with NUL", [](fixture& f) { f.c.env = {std::string{"A=\0b", 4}}; },
+    {"env with NUL",
+     [](fixture& f) {
+       f.c.env = {std::string{"A=\0b", 4}};
+     },
      R"(invalid Env[0] "A=\x00b": contains a NUL byte)"},
     {"env invalid UTF-8", [](fixture& f) { f.c.env = {"A=\xFF"}; },
      R"(invalid Env[0] "A=\xff": is not valid UTF-8)"},
     {"env entry too long", [](fixture& f) { f.c.env = {"A=" + std::string(32 * 1024, 'x')}; },
-     "invalid Env[0] \"A=" + std::string(126, 'x') + "\"... (32770 bytes): longer than 32768 bytes"},
+     "invalid Env[0] \"A=" + std::string(126, 'x')
+       + "\"... (32770 bytes): longer than 32768 bytes"},
     // WorkingDir
     {"relative working dir", [](fixture& f) { f.c.working_dir = "srv"; },
      R"(invalid WorkingDir "srv": must be an absolute path)"},
@@ -148,7 +155,10 @@ TEST_CASE("every rule refuses with a sentence naming the field and the value",
      R"(invalid Entrypoint "/bin/sh -c \"echo": EOF found when expecting closing quote)"},
     {"trailing backslash", [](fixture& f) { f.c.entrypoint = R"(/bin/x \)"; },
      R"(invalid Entrypoint "/bin/x \\": EOF found after escape character)"},
-    {"NUL in entrypoint", [](fixture& f) { f.c.entrypoint = std::string{"/bin/x\0", 7}; },
+    {"NUL in entrypoint",
+     [](fixture& f) {
+       f.c.entrypoint = std::string{"/bin/x\0", 7};
+     },
      R"(invalid Entrypoint "/bin/x\x00": contains a NUL byte)"},
     {"invalid UTF-8 in entrypoint", [](fixture& f) { f.c.entrypoint = "/bin/\xC0\xAF"; },
      R"(invalid Entrypoint "/bin/\xc0\xaf": is not valid UTF-8)"},
@@ -183,7 +193,9 @@ TEST_CASE("every rule refuses with a sentence naming the field and the value",
     {"target is root", [](fixture& f) { f.c.mounts[0].target = "/"; },
      R"(invalid Mounts[0].Target "/": cannot mount over the container's root)"},
     {"duplicate target",
-     [](fixture& f) { f.c.mounts.push_back({f.tmp.path("file"), "/data", "", {}}); },
+     [](fixture& f) {
+       f.c.mounts.push_back({f.tmp.path("file"), "/data", "", {}});
+     },
      R"(invalid Mounts[1].Target "/data": used by another mount)"},
     {"relative bind source", [](fixture& f) { f.c.mounts[0].source = "data"; },
      R"(invalid Mounts[0].Source "data": must be an absolute path)"},
@@ -193,36 +205,71 @@ TEST_CASE("every rule refuses with a sentence naming the field and the value",
      R"(invalid Mounts[0].Source "{tmp}/gone": no such file or directory)"},
     {"tmpfs with a source", [](fixture& f) { f.c.mounts[0].type = "tmpfs"; },
      R"(invalid Mounts[0].Source "{tmp}/data": a tmpfs mount takes no source (or "tmpfs"))"},
-    {"unknown bind option", [](fixture& f) { f.c.mounts[0].options = {"ro", "suid"}; },
+    {"unknown bind option",
+     [](fixture& f) {
+       f.c.mounts[0].options = {"ro", "suid"};
+     },
      R"(invalid Mounts[0].Options "suid": unknown bind option (known: bind, rbind, ro, rw, private, rprivate, shared, rshared, slave, rslave, nosuid, nodev, noexec))"},
     {"tmpfs option on a bind", [](fixture& f) { f.c.mounts[0].options = {"size=1m"}; },
      R"(invalid Mounts[0].Options "size=1m": unknown bind option (known: bind, rbind, ro, rw, private, rprivate, shared, rshared, slave, rslave, nosuid, nodev, noexec))"},
-    {"ro and rw", [](fixture& f) { f.c.mounts[0].options = {"ro", "rw"}; },
+    {"ro and rw",
+     [](fixture& f) {
+       f.c.mounts[0].options = {"ro", "rw"};
+     },
      "invalid Mounts[0].Options: ro and rw exclude each other"},
-    {"bind and rbind", [](fixture& f) { f.c.mounts[0].options = {"bind", "rbind"}; },
+    {"bind and rbind",
+     [](fixture& f) {
+       f.c.mounts[0].options = {"bind", "rbind"};
+     },
      "invalid Mounts[0].Options: bind and rbind exclude each other"},
-    {"bind option on an rbind", [](fixture& f) {
+    {"bind option on an rbind",
+     [](fixture& f) {
        f.c.mounts[0].type = "rbind";
        f.c.mounts[0].options = {"bind"};
      },
      "invalid Mounts[0].Options: option bind contradicts Type rbind"},
-    {"two propagations", [](fixture& f) { f.c.mounts[0].options = {"slave", "shared"}; },
+    {"two propagations",
+     [](fixture& f) {
+       f.c.mounts[0].options = {"slave", "shared"};
+     },
      "invalid Mounts[0].Options: at most one propagation option"},
-    {"repeated option", [](fixture& f) { f.c.mounts[0].options = {"ro", "ro"}; },
+    {"repeated option",
+     [](fixture& f) {
+       f.c.mounts[0].options = {"ro", "ro"};
+     },
      R"(invalid Mounts[0].Options "ro": given twice)"},
-    {"tmpfs bad size", [](fixture& f) { f.c.mounts = {{"", "/tmp", "tmpfs", {"size=lots"}}}; },
+    {"tmpfs bad size",
+     [](fixture& f) {
+       f.c.mounts = {{"", "/tmp", "tmpfs", {"size=lots"}}};
+     },
      R"(invalid Mounts[0].Options "size=lots": size must be a positive number with an optional k, m or g)"},
-    {"tmpfs zero size", [](fixture& f) { f.c.mounts = {{"", "/tmp", "tmpfs", {"size=0"}}}; },
+    {"tmpfs zero size",
+     [](fixture& f) {
+       f.c.mounts = {{"", "/tmp", "tmpfs", {"size=0"}}};
+     },
      R"(invalid Mounts[0].Options "size=0": size must be a positive number with an optional k, m or g)"},
-    {"tmpfs percent size", [](fixture& f) { f.c.mounts = {{"", "/tmp", "tmpfs", {"size=50%"}}}; },
+    {"tmpfs percent size",
+     [](fixture& f) {
+       f.c.mounts = {{"", "/tmp", "tmpfs", {"size=50%"}}};
+     },
      R"(invalid Mounts[0].Options "size=50%": size must be a positive number with an optional k, m or g)"},
-    {"tmpfs bad mode", [](fixture& f) { f.c.mounts = {{"", "/tmp", "tmpfs", {"mode=0999"}}}; },
+    {"tmpfs bad mode",
+     [](fixture& f) {
+       f.c.mounts = {{"", "/tmp", "tmpfs", {"mode=0999"}}};
+     },
      R"(invalid Mounts[0].Options "mode=0999": mode must be octal, e.g. mode=1777)"},
-    {"tmpfs unknown option", [](fixture& f) { f.c.mounts = {{"", "/tmp", "tmpfs", {"uid=0"}}}; },
+    {"tmpfs unknown option",
+     [](fixture& f) {
+       f.c.mounts = {{"", "/tmp", "tmpfs", {"uid=0"}}};
+     },
      R"(invalid Mounts[0].Options "uid=0": unknown tmpfs option (known: size=N[k|m|g], mode=OCTAL, ro, rw, nosuid, nodev, noexec))"},
-    {"tmpfs propagation", [](fixture& f) { f.c.mounts = {{"", "/tmp", "tmpfs", {"rshared"}}}; },
+    {"tmpfs propagation",
+     [](fixture& f) {
+       f.c.mounts = {{"", "/tmp", "tmpfs", {"rshared"}}};
+     },
      R"(invalid Mounts[0].Options "rshared": unknown tmpfs option (known: size=N[k|m|g], mode=OCTAL, ro, rw, nosuid, nodev, noexec))"},
-    {"tmpfs two sizes", [](fixture& f) {
+    {"tmpfs two sizes",
+     [](fixture& f) {
        f.c.mounts = {{"", "/tmp", "tmpfs", {"size=1m", "size=2m"}}};
      },
      "invalid Mounts[0].Options: size and mode may be given once"},
@@ -235,7 +282,8 @@ TEST_CASE("every rule refuses with a sentence naming the field and the value",
      "invalid Memory 1073741825: more than the node's 1073741824 bytes of memory"},
     {"CPU above the node", [](fixture& f) { f.c.cpu = 3; },
      "invalid CPU 3: the node has only 2 CPUs"},
-    {"CPU on a one-CPU node", [](fixture& f) {
+    {"CPU on a one-CPU node",
+     [](fixture& f) {
        f.node.cpu_count = 1;
        f.c.cpu = 2;
      },
@@ -258,39 +306,88 @@ TEST_CASE("every rule refuses with a sentence naming the field and the value",
     {"negative window", [](fixture& f) { f.c.restart.window = -1; },
      "invalid RestartPolicy.Window -1ns: must be between 0 (the default, 60 s) and 24 h"},
     {"window above 24 h", [](fixture& f) { f.c.restart.window = 86400LL * 1'000'000'000 + 1; },
-     "invalid RestartPolicy.Window 86400000000001ns: must be between 0 (the default, 60 s) and 24 h"},
+     "invalid RestartPolicy.Window 86400000000001ns: must be between 0 (the default, 60 s) and 24 "
+     "h"},
     // Logs and Stats
-    {"log type", [](fixture& f) { f.c.logs = {{"file", {"redis://h/c", ""}}}; },
+    {"log type",
+     [](fixture& f) {
+       f.c.logs = {{"file", {"redis://h/c", ""}}};
+     },
      R"(invalid Logs[0].Type "file": must be redis)"},
-    {"log without URLs", [](fixture& f) { f.c.logs = {{"redis", {"", ""}}}; },
+    {"log without URLs",
+     [](fixture& f) {
+       f.c.logs = {{"redis", {"", ""}}};
+     },
      "invalid Logs[0].Data: at least one of Stdout and Stderr must be a redis:// URL"},
-    {"log scheme", [](fixture& f) { f.c.logs = {{"redis", {"http://h/c", ""}}}; },
+    {"log scheme",
+     [](fixture& f) {
+       f.c.logs = {{"redis", {"http://h/c", ""}}};
+     },
      R"(invalid Logs[0].Data.Stdout "http://h/c": scheme must be redis://, expected redis://host[:port]/channel)"},
-    {"log missing channel", [](fixture& f) { f.c.logs = {{"redis", {"", "redis://h"}}}; },
+    {"log missing channel",
+     [](fixture& f) {
+       f.c.logs = {{"redis", {"", "redis://h"}}};
+     },
      R"(invalid Logs[0].Data.Stderr "redis://h": missing channel name, expected redis://host[:port]/channel)"},
-    {"log empty channel", [](fixture& f) { f.c.logs = {{"redis", {"", "redis://h:6379/"}}}; },
+    {"log empty channel",
+     [](fixture& f) {
+       f.c.logs = {{"redis", {"", "redis://h:6379/"}}};
+     },
      R"(invalid Logs[0].Data.Stderr "redis://h:6379/": missing channel name, expected redis://host[:port]/channel)"},
-    {"stats type", [](fixture& f) { f.c.stats = {{"", "redis://h/c"}}; },
+    {"stats type",
+     [](fixture& f) {
+       f.c.stats = {{"", "redis://h/c"}};
+     },
      R"(invalid Stats[0].Type "": must be redis)"},
-    {"stats missing host", [](fixture& f) { f.c.stats = {{"redis", "redis:///c"}}; },
+    {"stats missing host",
+     [](fixture& f) {
+       f.c.stats = {{"redis", "redis:///c"}};
+     },
      R"(invalid Stats[0].Endpoint "redis:///c": missing host, expected redis://host[:port]/channel)"},
-    {"stats bad port", [](fixture& f) { f.c.stats = {{"redis", "redis://h:99999/c"}}; },
+    {"stats bad port",
+     [](fixture& f) {
+       f.c.stats = {{"redis", "redis://h:99999/c"}};
+     },
      R"(invalid Stats[0].Endpoint "redis://h:99999/c": port must be a number from 1 to 65535)"},
-    {"stats port zero", [](fixture& f) { f.c.stats = {{"redis", "redis://h:0/c"}}; },
+    {"stats port zero",
+     [](fixture& f) {
+       f.c.stats = {{"redis", "redis://h:0/c"}};
+     },
      R"(invalid Stats[0].Endpoint "redis://h:0/c": port must be a number from 1 to 65535)"},
-    {"stats empty port", [](fixture& f) { f.c.stats = {{"redis", "redis://h:/c"}}; },
+    {"stats empty port",
+     [](fixture& f) {
+       f.c.stats = {{"redis", "redis://h:/c"}};
+     },
      R"(invalid Stats[0].Endpoint "redis://h:/c": empty port, expected redis://host[:port]/channel)"},
-    {"stats user info", [](fixture& f) { f.c.stats = {{"redis", "redis://u:p@h/c"}}; },
+    {"stats user info",
+     [](fixture& f) {
+       f.c.stats = {{"redis", "redis://u:p@h/c"}};
+     },
      R"(invalid Stats[0].Endpoint "redis://u:p@h/c": user information is not supported, expected redis://host[:port]/channel)"},
-    {"stats bad host", [](fixture& f) { f.c.stats = {{"redis", "redis://h st/c"}}; },
+    {"stats bad host",
+     [](fixture& f) {
+       f.c.stats = {{"redis", "redis://h st/c"}};
+     },
      R"(invalid Stats[0].Endpoint "redis://h st/c": bad character in the host name, expected redis://host[:port]/channel)"},
-    {"stats bad IPv6", [](fixture& f) { f.c.stats = {{"redis", "redis://[fd00::g]/c"}}; },
+    {"stats bad IPv6",
+     [](fixture& f) {
+       f.c.stats = {{"redis", "redis://[fd00::g]/c"}};
+     },
      R"(invalid Stats[0].Endpoint "redis://[fd00::g]/c": bad IPv6 address, expected redis://host[:port]/channel)"},
-    {"stats open IPv6", [](fixture& f) { f.c.stats = {{"redis", "redis://[fd00::1/c"}}; },
+    {"stats open IPv6",
+     [](fixture& f) {
+       f.c.stats = {{"redis", "redis://[fd00::1/c"}};
+     },
      R"(invalid Stats[0].Endpoint "redis://[fd00::1/c": unterminated IPv6 address, expected redis://host[:port]/channel)"},
-    {"stats query", [](fixture& f) { f.c.stats = {{"redis", "redis://h/c?db=1"}}; },
+    {"stats query",
+     [](fixture& f) {
+       f.c.stats = {{"redis", "redis://h/c?db=1"}};
+     },
      R"(invalid Stats[0].Endpoint "redis://h/c?db=1": query and fragment are not supported, expected redis://host[:port]/channel)"},
-    {"stats space in channel", [](fixture& f) { f.c.stats = {{"redis", "redis://h/a b"}}; },
+    {"stats space in channel",
+     [](fixture& f) {
+       f.c.stats = {{"redis", "redis://h/a b"}};
+     },
      R"(invalid Stats[0].Endpoint "redis://h/a b": the channel must not contain spaces or control characters)"},
   };
   for (const auto& r : rules) {
@@ -324,9 +421,9 @@ TEST_CASE("an interactive request needs no entrypoint but everything else", "[oc
 }
 
 TEST_CASE("URL forms the stats and log sinks accept", "[oci][validate]") {
-  for (const char* url : {"redis://h/c", "redis://h:6379/c", "REDIS://h/c", "redis://10.1.2.3/c",
-                          "redis://[::1]:7000/c", "redis://my-host.example.org/a/b",
-                          "redis://h/ch\xC3\xA9"}) {
+  for (const char* url :
+       {"redis://h/c", "redis://h:6379/c", "REDIS://h/c", "redis://10.1.2.3/c",
+        "redis://[::1]:7000/c", "redis://my-host.example.org/a/b", "redis://h/ch\xC3\xA9"}) {
     INFO(url);
     CHECK(check_redis_url("Stats[0].Endpoint", url) == std::nullopt);
   }
@@ -350,10 +447,11 @@ TEST_CASE("hostile sizes are refused before any per-entry work", "[oci][validate
     {"too many env entries", [](fixture& f) { f.c.env.assign(1025, "A=1"); },
      "invalid Env: 1025 entries, at most 1024 allowed"},
     {"too many mounts",
-     [](fixture& f) { f.c.mounts.assign(65, mount_info{f.tmp.path("data"), "/d", "", {}}); },
+     [](fixture& f) {
+       f.c.mounts.assign(65, mount_info{f.tmp.path("data"), "/d", "", {}});
+     },
      "invalid Mounts: 65 entries, at most 64 allowed"},
-    {"too many mount options",
-     [](fixture& f) { f.c.mounts[0].options.assign(17, "ro"); },
+    {"too many mount options", [](fixture& f) { f.c.mounts[0].options.assign(17, "ro"); },
      "invalid Mounts[0].Options: 17 options, at most 16 allowed"},
     {"too many log sinks", [](fixture& f) { f.c.logs.assign(9, log_sink{}); },
      "invalid Logs: 9 entries, at most 8 allowed"},
@@ -374,7 +472,9 @@ TEST_CASE("hostile sizes are refused before any per-entry work", "[oci][validate
      "invalid Mounts[0].Target \"/" + std::string(127, 't')
        + "\"... (4097 bytes): longer than 4096 bytes"},
     {"log URL too long",
-     [](fixture& f) { f.c.logs = {{"redis", {"redis://h/" + std::string(2048, 'c'), ""}}}; },
+     [](fixture& f) {
+       f.c.logs = {{"redis", {"redis://h/" + std::string(2048, 'c'), ""}}};
+     },
      "invalid Logs[0].Data.Stdout \"redis://h/" + std::string(118, 'c')
        + "\"... (2058 bytes): longer than 2048 bytes"},
   };
@@ -402,7 +502,8 @@ TEST_CASE("values in messages are quoted, escaped and cut", "[oci][validate]") {
   CHECK(contd::oci::quoted("tab\there\nnl\r\x01\x7f") == R"("tab\there\nnl\r\x01\x7f")");
   CHECK(contd::oci::quoted("caf\xC3\xA9") == "\"caf\xC3\xA9\"");
   CHECK(contd::oci::quoted("bad\xFF") == R"("bad\xff")");
-  CHECK(contd::oci::quoted(std::string(200, 'z')) == "\"" + std::string(128, 'z') + "\"... (200 bytes)");
+  CHECK(contd::oci::quoted(std::string(200, 'z'))
+        == "\"" + std::string(128, 'z') + "\"... (200 bytes)");
   // A multi-byte character is never split by the cut.
   auto text = std::string(127, 'a') + "\xE2\x82\xAC" + "tail";
   CHECK(contd::oci::quoted(text) == "\"" + std::string(127, 'a') + "\xE2\x82\xAC\"... (134 bytes)");

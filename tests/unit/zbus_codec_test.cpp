@@ -156,8 +156,7 @@ TEST_CASE("every captured request decodes to its method and arguments", "[zbus][
 }
 
 TEST_CASE("protocol errors carry the Go server's exact texts", "[zbus][codec]") {
-  CHECK(check_call(decode_ok(vector_file("nomethod.req.bin"))).protocol_error
-        == "not a function");
+  CHECK(check_call(decode_ok(vector_file("nomethod.req.bin"))).protocol_error == "not a function");
   CHECK(check_call(decode_ok(vector_file("unknownobj.req.bin"))).protocol_error
         == "unknown object");
   CHECK(check_call(decode_ok(vector_file("argcount.req.bin"))).protocol_error
@@ -166,8 +165,7 @@ TEST_CASE("protocol errors carry the Go server's exact texts", "[zbus][codec]") 
   request req;
   req.object = {"container", "0.0.1"};
   req.method = "Delete";
-  req.inputs = {mp(42),
-                mp(true)};
+  req.inputs = {mp(42), mp(true)};
   CHECK(check_call(req).protocol_error == "invalid argument type [0] expecting string got");
 
   req.inputs = {encode_string("ns"), mp(true)};
@@ -180,11 +178,9 @@ TEST_CASE("protocol errors carry the Go server's exact texts", "[zbus][codec]") 
 
   req.method = "Exec";
   req.inputs = {encode_string("ns"), encode_string("c"), encode_string("2s")};
-  CHECK(check_call(req).protocol_error
-        == "invalid argument type [2] expecting time.Duration got");
+  CHECK(check_call(req).protocol_error == "invalid argument type [2] expecting time.Duration got");
   // A bad variadic element is reported with the Go server's double offset: input 3 -> [6].
-  req.inputs = {encode_string("ns"), encode_string("c"), encode_string(""),
-                mp(1)};
+  req.inputs = {encode_string("ns"), encode_string("c"), encode_string(""), mp(1)};
   req.inputs[2] = mp(1000);
   CHECK(check_call(req).protocol_error == "invalid argument type [6] expecting string");
 
@@ -350,8 +346,8 @@ TEST_CASE("time.Time round-trips in its 4, 8 and 12 byte forms", "[zbus][codec]"
 
 TEST_CASE("integers of every width and str-or-bin are accepted as Go does", "[zbus][codec]") {
   // uint widths for CPU, signed widths for ShutdownTimeout, bin for strings, nil for zero.
-  for (auto hex : {"01", "cc01", "cd0001", "ce00000001", "cf0000000000000001", "d001",
-                   "d10001", "d200000001", "d30000000000000001"}) {
+  for (auto hex : {"01", "cc01", "cd0001", "ce00000001", "cf0000000000000001", "d001", "d10001",
+                   "d200000001", "d30000000000000001"}) {
     auto doc = unhex(std::string{"82a3435055"} + hex + "a44e616d65c4026331");
     auto c = decode_container(doc);
     CHECK(c.cpu == 1);
@@ -534,8 +530,7 @@ TEST_CASE("requests we encode decode back to themselves", "[zbus][codec]") {
   req.reply_to = "id-1";
   req.method = "Exec";
   req.object = {"container", "0.0.1"};
-  req.inputs = {encode_string("ns"), encode_string("c"),
-                mp(3'000'000'000LL), encode_string("ls")};
+  req.inputs = {encode_string("ns"), encode_string("c"), mp(3'000'000'000LL), encode_string("ls")};
   auto bytes = encode_request(req);
   auto back = decode_ok(bytes);
   CHECK(back.id == req.id);
@@ -625,7 +620,11 @@ TEST_CASE("an encoded event has exactly the nine Go keys in order, At as time.Ti
   auto ext = encode_time_ext(ev.at);
   CHECK(std::vector<uint8_t>(v["At"].get_binary()) == ext);
   // fixext 8 (d7), type ff, then the 8 bytes: what Go's msgpack decodes into time.Time.
-  CHECK(bytes.find(std::string("\xa2" "At" "\xd7\xff", 5) + std::string(ext.begin(), ext.end()))
+  CHECK(bytes.find(std::string("\xa2"
+                               "At"
+                               "\xd7\xff",
+                               5)
+                   + std::string(ext.begin(), ext.end()))
         != std::string::npos);
 }
 
@@ -657,8 +656,7 @@ TEST_CASE("malformed event payloads are refused with type_error and never crash"
     CHECK_THROWS_AS(decode_event(with("OOMKilled", nullptr)), type_error);
     CHECK_THROWS_AS(decode_event(with("Restarts", nlohmann::json::object())), type_error);
     CHECK_THROWS_AS(decode_event(with("At", "2023-11-14T22:13:20Z")), type_error);
-    CHECK_THROWS_AS(decode_event(with("At", nlohmann::json::binary({1, 2, 3}, 0xff))),
-                    type_error);
+    CHECK_THROWS_AS(decode_event(with("At", nlohmann::json::binary({1, 2, 3}, 0xff))), type_error);
     CHECK_THROWS_AS(decode_event(with("Namespace", 5)), type_error);
     CHECK_THROWS_AS(decode_event(with("Kind", nlohmann::json::array())), type_error);
   }
@@ -675,8 +673,11 @@ TEST_CASE("malformed event payloads are refused with type_error and never crash"
     CHECK_THROWS_AS(decode_event(unhex("c1")), type_error);
   }
   SECTION("unknown keys are skipped and the legacy [sec, nsec] time is accepted") {
-    nlohmann::json v{{"Namespace", "ns1"}, {"ID", "web"}, {"Kind", "stopped"},
-                     {"Extra", {1, 2}},    {"At", {1700000000, 7}}};
+    nlohmann::json v{{"Namespace", "ns1"},
+                     {"ID", "web"},
+                     {"Kind", "stopped"},
+                     {"Extra", {1, 2}},
+                     {"At", {1700000000, 7}}};
     auto ev = decode_event(mp(v));
     CHECK(ev.kind == "stopped");
     CHECK(ev.at == go_time{1700000000, 7});
@@ -703,7 +704,8 @@ TEST_CASE("the stats JSON has the Go original's keys, order and units") {
   CHECK(zbus::stats_json(early).rfind(R"({"timestamp":-1,)", 0) == 0);
   task_metrics huge;
   huge.memory_limit = std::numeric_limits<uint64_t>::max();
-  CHECK(zbus::stats_json(huge).find(R"("memory_limit":18446744073709551615,)") != std::string::npos);
+  CHECK(zbus::stats_json(huge).find(R"("memory_limit":18446744073709551615,)")
+        != std::string::npos);
 }
 
 TEST_CASE("Stats answers a map of unsigned figures, and contctl reads it back") {
