@@ -51,10 +51,12 @@ for t in "${targets[@]}"; do
   fi
 done
 
+# -use_counters=0: an input is kept only for a new edge, not for a new hit count of a known one,
+# which keeps the saved corpus a fraction of the size.
 echo
 echo "To keep the new inputs that add coverage (then commit fuzz/corpus):"
 for t in "${targets[@]}"; do
-  echo "  $build/bin/fuzz_$t -merge=1 $root/fuzz/corpus/$t $scratch_root/$t/new"
+  echo "  $build/bin/fuzz_$t -merge=1 -use_counters=0 $root/fuzz/corpus/$t $scratch_root/$t/new"
 done
 if [[ ${#failed[@]} -gt 0 ]]; then
   echo "FAILED: ${failed[*]} (crashing inputs in $scratch_root/<target>/artifacts/)" >&2

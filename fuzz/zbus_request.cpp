@@ -1,10 +1,11 @@
 // Fuzz target: the bytes popped from a request queue in Redis, through the msgpack structure check
-// and the request decoder (what the ingress does with every payload), and through the response
-// decoder (what contctl does with a reply).
+// and the request decoder (what the ingress does with every payload), and through the decoders of
+// what contctl reads from Redis: a reply and a published container event.
 //
-// Properties: nothing throws out of the codec; a refusal always has a reason; a decoded request
-// passed the structure check; a decoded request or response re-encodes to bytes that decode to the
-// same value, and re-encoding those gives the same bytes.
+// Properties: nothing throws out of the codec except the type_error decode_event documents; a
+// refusal always has a reason; a decoded request passed the structure check; a decoded request,
+// response or event re-encodes to bytes that decode to the same value (for requests and
+// responses re-encoding those gives the same bytes).
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -65,6 +66,17 @@ void check_response(std::string_view in) {
   FUZZ_CHECK(encode_response(*again) == wire);
 }
 
+void check_event(std::string_view in) {
+  contd::container_event ev;
+  try {
+    ev = decode_event(in);
+  } catch (const type_error& e) {
+    FUZZ_CHECK(*e.what() != '\0');
+    return;
+  }
+  FUZZ_CHECK(decode_event(encode_event(ev)) == ev);
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -72,6 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     check_request(in);
     check_response(in);
+    check_event(in);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "exception out of the zbus codec: %s\n", e.what());
     FUZZ_CHECK(false);
