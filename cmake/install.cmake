@@ -41,10 +41,16 @@ install(FILES src/module.hpp src/front_door.hpp DESTINATION ${CONTD_INCLUDE_ROOT
 install(FILES src/config/actor_config.hpp DESTINATION ${CONTD_INCLUDE_ROOT}/src/config)
 install(FILES src/zbus/redis_link.hpp DESTINATION ${CONTD_INCLUDE_ROOT}/src/zbus)
 
-# Deploy units, with the installed paths of the programs.
-set(CONTD_BINDIR ${CMAKE_INSTALL_FULL_BINDIR})
-configure_file(deploy/contd.service.in ${CMAKE_CURRENT_BINARY_DIR}/contd.service @ONLY)
-install(FILES ${CMAKE_CURRENT_BINARY_DIR}/contd.service DESTINATION lib/systemd/system)
+# Deploy units. The systemd unit names the programs where they are installed, which is known only
+# at install time (`cmake --install --prefix P`, cpack's /usr): it is written then.
+install(CODE "
+  file(READ \"${PROJECT_SOURCE_DIR}/deploy/contd.service.in\" unit)
+  string(REPLACE \"@CONTD_BINDIR@\" \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}\" unit
+         \"\${unit}\")
+  set(dest \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/lib/systemd/system\")
+  message(STATUS \"Installing: \${dest}/contd.service\")
+  file(WRITE \"\${dest}/contd.service\" \"\${unit}\")
+")
 install(FILES deploy/contd.zinit.yaml deploy/containerd-node.toml
         DESTINATION ${CMAKE_INSTALL_DATADIR}/contd)
 

@@ -47,7 +47,7 @@ TEST_CASE("a host built against the installed package serves the module over zbu
   // The unit names the installed programs.
   std::ifstream unit(prefix / "lib/systemd/system/contd.service");
   std::string text(std::istreambuf_iterator<char>(unit), {});
-  CHECK(text.find("ExecStart=" + (prefix / "bin/contd").string()) != std::string::npos);
+  CHECK(text.find("ExecStart=" + (prefix / "bin/contd").string() + " ") != std::string::npos);
 
   auto host_build = ctrd.dir() / "host-build";
   require_ok(
@@ -107,6 +107,12 @@ TEST_CASE("cpack builds a .deb with the programs, the library and the package",
     INFO(file);
     CHECK(contents.output.find(std::string{file}) != std::string::npos);
   }
+  // The unit names the programs where the package puts them.
+  require_ok(test::run_command({"dpkg-deb", "-x", deb.string(), (dir / "root").string()}));
+  std::ifstream unit(dir / "root/usr/lib/systemd/system/contd.service");
+  std::string text(std::istreambuf_iterator<char>(unit), {});
+  CHECK(text.find("ExecStart=/usr/bin/contd ") != std::string::npos);
+  CHECK(text.find("/usr/local") == std::string::npos);
   auto fields = test::run_command({"dpkg-deb", "--field", deb.string(), "Package", "Depends"});
   require_ok(fields);
   CHECK(fields.output.find("Package: contd") != std::string::npos);
