@@ -192,8 +192,9 @@ std::string join_entrypoint(const std::vector<std::string>& argv) {
     if (!first)
       out += ' ';
     first = false;
-    bool plain =
-      !arg.empty() && arg.find_first_of(std::string_view{" \t\r\n'\"\\#", 9}) == std::string::npos;
+    // The characters the splitter treats specially, and NUL (counted in: the view is 9 long).
+    static constexpr std::string_view special{" \t\r\n'\"\\#\0", 9};
+    bool plain = !arg.empty() && arg.find_first_of(special) == std::string::npos;
     if (plain) {
       out += arg;
       continue;
