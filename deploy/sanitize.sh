@@ -12,8 +12,9 @@ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_D
   -DCONTD_SANITIZE=ON
 # Only what those tests need: the programs, benchmarks and integration tests are not built.
 cmake --build "$BUILD_DIR" -j "$JOBS" --target unit_tests
+supp="$PWD/deploy/ubsan.supp"
 cd "$BUILD_DIR"
 # A leak, an out-of-bounds access or undefined behaviour aborts the test with a report.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:suppressions=$supp}
 ctest --output-on-failure -j "${TEST_JOBS:-2}" -LE integration "$@"
