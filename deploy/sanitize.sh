@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The sanitizer lane: a second build with AddressSanitizer and UndefinedBehaviorSanitizer
-# (CONTD_SANITIZE=ON) that runs every test not labelled `integration`: the unit tests, the
-# deterministic actor tests and the fuzz corpus replay. Dependencies are those of deploy/test.sh.
+# (CONTD_SANITIZE=ON) that runs every test labelled `unit` (all but the integration tests): the
+# unit tests, the deterministic actor tests, the fuzz corpus replay and the layering check.
+# Dependencies are those of deploy/test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${SANITIZE_BUILD_DIR:-build-sanitize}
@@ -17,4 +18,5 @@ cd "$BUILD_DIR"
 # A leak, an out-of-bounds access or undefined behaviour aborts the test with a report.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:suppressions=$supp}
-ctest --output-on-failure -j "${TEST_JOBS:-2}" -LE integration "$@"
+# -L unit: the integration tests are not built here (their placeholders carry no label).
+ctest --output-on-failure -j "${TEST_JOBS:-2}" -L unit "$@"
