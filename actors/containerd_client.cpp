@@ -73,7 +73,7 @@ caf::expected<task_metrics> metrics_of(const rpcs::tsk_metrics::response& resp, 
       return make_error(errc::internal, error);
     if (m.has_timestamp())
       out->unix_ns = m.timestamp().seconds() * 1'000'000'000 + m.timestamp().nanos();
-    return std::move(*out);
+    return *out;
   }
   return make_error(errc::not_found, "no metrics for container " + quote(id) + " in namespace "
                                        + quote(ns) + ": not found");

@@ -7,7 +7,7 @@ PKGS=(
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev
   libhiredis-dev nlohmann-json3-dev libspdlog-dev libfmt-dev catch2 libssl-dev
-  libtomlplusplus-dev libcli11-dev clang-format
+  libtomlplusplus-dev libcli11-dev clang-format clang-tidy
   containerd runc redis-server busybox-static iproute2 procps
 )
 missing=()

@@ -173,7 +173,7 @@ std::string go_clean(const std::string& p) {
       if (!parts.empty() && parts.back() != "..")
         parts.pop_back();
       else if (!rooted)
-        parts.push_back("..");
+        parts.emplace_back("..");
     } else {
       parts.push_back(cur);
     }

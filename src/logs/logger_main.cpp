@@ -61,12 +61,17 @@ constexpr auto flush_limit = std::chrono::seconds{5}; // writing what is queued 
 const char* const queue_full = "logger queue full: the filesystem is too slow";
 
 bool stderr_open = false;
-std::string who = "contd-logger";
+/// How the logger names itself on stderr (the container is added once known). A function-local
+/// static: constructed on first use, not before main.
+std::string& who() {
+  static std::string name = "contd-logger";
+  return name;
+}
 
 void say(const std::string& text) {
   if (!stderr_open)
     return;
-  auto line = who + ": " + text + "\n";
+  auto line = who() + ": " + text + "\n";
   auto rc = ::write(2, line.data(), line.size());
   (void)rc;
 }
@@ -523,7 +528,7 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   if (auto* id = std::getenv("CONTAINER_ID")) {
     auto* ns = std::getenv("CONTAINER_NAMESPACE");
-    who += std::string{" "} + (ns ? ns : "") + "/" + id;
+    who() += std::string{" "} + (ns ? ns : "") + "/" + id;
   }
 
   sigset_t sigs;
