@@ -671,7 +671,10 @@ TEST_CASE("50 concurrent create/start/wait/delete cycles while the adapter answe
   CHECK(failures.empty());
   CHECK(version_failures == 0);
   CHECK(latencies.size() >= 10);
-  CHECK(worst < 1000ms);
+  // A Version call also waits for containerd itself, which answers slowly while it starts 50
+  // tasks on two cores (1005 ms seen once in CI, with another test running beside it). An
+  // adapter that serialised its calls would hold it behind the cycles' own calls: seconds each.
+  CHECK(worst < 2000ms);
   auto left =
     env.ask<std::vector<container_record>>(atom::ctr_list_v, ns, std::vector<std::string>{});
   REQUIRE(left);
