@@ -67,10 +67,9 @@ caf::expected<task_metrics> metrics_of(const rpcs::tsk_metrics::response& resp, 
   for (const auto& m : resp.metrics()) {
     if (m.id() != id)
       continue;
-    string error;
-    auto out = cd::decode_metrics(m.data().type_url(), m.data().value(), error);
+    auto out = cd::decode_metrics(m.data().type_url(), m.data().value());
     if (!out)
-      return make_error(errc::internal, error);
+      return make_error(errc::internal, out.error());
     if (m.has_timestamp())
       out->unix_ns = m.timestamp().seconds() * 1'000'000'000 + m.timestamp().nanos();
     return *out;
@@ -87,11 +86,11 @@ caf::result<void> delete_container(pointer self, const string& ns, const string&
     self, ns, with_container_id<rpcs::tsk_get::request>(id),
     [self, rp, ns, id](auto& get, rpc_status& s) mutable {
       if (s.ok()) {
-        rp.deliver(make_error(errc::failed_precondition, "cannot delete container " + quote(id)
-                                                           + " in namespace " + quote(ns)
-                                                           + ": it still has a task ("
-                                                           + cd::status_name(get.process().status())
-                                                           + "); delete the task first"));
+        rp.deliver(make_error(errc::failed_precondition,
+                              "cannot delete container " + quote(id) + " in namespace " + quote(ns)
+                                + ": it still has a task ("
+                                + to_string(cd::to_task_status(get.process().status()))
+                                + "); delete the task first"));
         return;
       }
       // NOT_FOUND is "no task" (or no container: Containers.Delete then says so with

@@ -67,14 +67,14 @@ void on_event(tenant_pointer self, const task_event& ev) {
     return; // contd's own job is acting on it and will set the model
   if (ev.topic == "/tasks/start" && ev.exec_id == ev.container_id) {
     // Started by someone else (ctr): take the facts.
-    m.state.status = "running";
+    m.state.status = container_status::running;
     m.state.pid = ev.pid;
   } else if (ev.topic == "/tasks/delete" && ev.exec_id == ev.container_id
              && m.desired == desired_state::running && !m.restart_pending
-             && m.state.status != "failed" && ev.pid == m.state.pid) {
+             && m.state.status != container_status::failed && ev.pid == m.state.pid) {
     // The task was deleted behind contd's back: bring the container back under its policy.
     auto id = ev.container_id;
-    m.state.status = "no-task";
+    m.state.status = container_status::no_task;
     jobs::enqueue(self, id, [self, id](done_fn done) { jobs::restart(self, id, done); });
   }
 }

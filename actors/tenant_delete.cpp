@@ -72,7 +72,7 @@ struct teardown : std::enable_shared_from_this<teardown> {
     self->request(client(self), call_timeout(self), atom::tsk_get_v, self->state.ns, id)
       .then(
         [j](task_info& t) {
-          if (t.status == "stopped") {
+          if (t.status == task_status::stopped) {
             j->delete_task();
             return;
           }
@@ -201,7 +201,7 @@ struct delete_job : std::enable_shared_from_this<delete_job> {
     self->request(client(self), call_timeout(self), atom::tsk_get_v, ns(), id)
       .then(
         [j](task_info& t) {
-          if (t.status == "stopped" || t.status == "created")
+          if (t.status == task_status::stopped || t.status == task_status::created)
             j->delete_records();
           else
             j->stop(grace_of(j->spec_json, j->self->state.config.default_grace));
@@ -276,7 +276,7 @@ struct delete_job : std::enable_shared_from_this<delete_job> {
     self->request(client(self), call_timeout(self), atom::tsk_get_v, ns(), id)
       .then(
         [j, wait_err](task_info& t) {
-          if (t.status == "stopped") {
+          if (t.status == task_status::stopped) {
             j->delete_records();
             return;
           }
@@ -284,7 +284,7 @@ struct delete_job : std::enable_shared_from_this<delete_job> {
                       + " is still running after SIGKILL; it was kept intact ("
                       + error_text(wait_err) + ")";
           if (auto* m = model_of(j->self, j->id)) {
-            m->state.status = "stuck";
+            m->state.status = container_status::stuck;
             m->state.reason = text;
           }
           publish(j->self, j->id, "stuck", text);
@@ -353,7 +353,7 @@ void forget_or_keep(tenant_pointer self, const string& id, const caf::error& err
     m->desired = desired_state::deleted;
     cancel_restart(*m);
     if (err == errc::stuck) {
-      m->state.status = "stuck";
+      m->state.status = container_status::stuck;
       m->state.reason = error_text(err);
     }
   }

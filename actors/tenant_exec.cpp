@@ -98,8 +98,8 @@ void exec(tenant_pointer self, string id, caf::timespan timeout, std::vector<str
             });
   };
   if (auto* m = model_of(self, id); m && self->state.synced) {
-    if (m->state.status != "running") {
-      fail(not_running(m->state.status));
+    if (m->state.status != container_status::running) {
+      fail(not_running(to_string(m->state.status)));
       return;
     }
     auto process = oci::exec_process_from_text(m->spec_json, args);
@@ -121,8 +121,8 @@ void exec(tenant_pointer self, string id, caf::timespan timeout, std::vector<str
         self->request(client(self), call_timeout(self), atom::tsk_get_v, ns, id)
           .then(
             [proc = process->dump(), fail, not_running, run_in](task_info& t) mutable {
-              if (t.status != "running") {
-                fail(not_running(t.status));
+              if (t.status != task_status::running) {
+                fail(not_running(to_string(t.status)));
                 return;
               }
               run_in(proc);

@@ -173,13 +173,13 @@ container_model model_from_record(const container_record& rec) {
 /// Takes the task's facts into the observed state.
 void observe(container_model& m, const std::optional<task_info>& t) {
   if (!t) {
-    m.state.status = "no-task";
+    m.state.status = container_status::no_task;
     m.state.pid = 0;
     return;
   }
-  m.state.status = t->status;
+  m.state.status = to_container_status(t->status);
   m.state.pid = t->pid;
-  if (t->status == "stopped") {
+  if (t->status == task_status::stopped) {
     m.state.exit_code = t->exit_status;
     m.state.exited_at = t->exited_at;
     m.state.last_exit_code = t->exit_status;
@@ -249,10 +249,10 @@ void on_exit(tenant_pointer self, const task_event& ev) {
   m->state.pid = 0;
   switch (m->desired) {
   case desired_state::deleted:
-    m->state.status = "stopped";
+    m->state.status = container_status::stopped;
     return; // the Delete's own doing
   case desired_state::stopped:
-    m->state.status = "stopped";
+    m->state.status = container_status::stopped;
     publish(self, id, "stopped");
     return;
   case desired_state::creating:
@@ -261,7 +261,7 @@ void on_exit(tenant_pointer self, const task_event& ev) {
   }
   if (m->restart_pending)
     return;
-  m->state.status = "stopped";
+  m->state.status = container_status::stopped;
   publish(self, id, "exited");
   decide(self, id, *m, ev.exit_status, ev.exited_at);
 }
@@ -315,9 +315,9 @@ void inspect(tenant_pointer self, string id, caf::typed_response_promise<contain
         self->request(client(self), call_timeout(self), atom::tsk_get_v, ns, id)
           .then(
             [c, rp, done](task_info& t) mutable {
-              c.state.status = t.status;
+              c.state.status = to_container_status(t.status);
               c.state.pid = t.pid;
-              if (t.status == "stopped") {
+              if (t.status == task_status::stopped) {
                 c.state.exit_code = t.exit_status;
                 c.state.exited_at = t.exited_at;
                 c.state.last_exit_code = t.exit_status;
@@ -327,7 +327,8 @@ void inspect(tenant_pointer self, string id, caf::typed_response_promise<contain
               done();
             },
             [c, rp, done](caf::error& err) mutable {
-              c.state.status = err == errc::not_found ? "no-task" : "unknown";
+              c.state.status =
+                err == errc::not_found ? container_status::no_task : container_status::unknown;
               rp.deliver(std::move(c));
               done();
             });

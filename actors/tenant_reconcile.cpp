@@ -26,7 +26,7 @@ struct restart_job : std::enable_shared_from_this<restart_job> {
     if (m && m->desired == desired_state::running) {
       cancel_restart(*m);
       m->restart_pending = true;
-      m->state.status = "restarting";
+      m->state.status = container_status::restarting;
       m->state.reason = "containerd unreachable: " + error_text(err);
       auto generation = m->restart_generation;
       auto s = self;
@@ -114,9 +114,9 @@ struct restart_job : std::enable_shared_from_this<restart_job> {
     auto* m = model_of(self, id);
     if (m && m->desired == desired_state::running) {
       spdlog::warn("tenant {}: restart of {} failed: {}", ns(), id, error_text(err));
-      m->state.status = "stopped";
+      m->state.status = container_status::stopped;
       decide(self, id, *m, 255, go_time{});
-      if (m->state.status == "failed")
+      if (m->state.status == container_status::failed)
         m->state.reason += " (restart failed: " + error_text(err) + ")";
     }
     // The task that failed to start must not linger half-created.
@@ -169,13 +169,14 @@ void sync_with(tenant_pointer self, const container_record& rec, std::optional<t
   }
   if (auto reason = label_value(rec, label_failed); !reason.empty()) {
     observe(*m, task); // contd gave up on it before: it stays down until Run or Delete
-    m->state.status = "failed";
+    m->state.status = container_status::failed;
     m->state.reason = reason;
     done();
     return;
   }
   if (task
-      && (task->status == "running" || task->status == "paused" || task->status == "pausing")) {
+      && (task->status == task_status::running || task->status == task_status::paused
+          || task->status == task_status::pausing)) {
     observe(*m, task);
     done();
     return;
@@ -184,7 +185,7 @@ void sync_with(tenant_pointer self, const container_record& rec, std::optional<t
     done(); // a restart is already on its way
     return;
   }
-  if (task && task->status == "stopped") {
+  if (task && task->status == task_status::stopped) {
     observe(*m, task);
     publish(self, id, "exited");
     decide(self, id, *m, task->exit_status, task->exited_at);

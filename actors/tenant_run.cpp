@@ -77,7 +77,7 @@ struct run_job : std::enable_shared_from_this<run_job> {
   // why not. Never success with nothing running.
   void ensure_running() {
     auto* m = model_of(self, id);
-    if (m->desired == desired_state::running && m->state.status == "running"
+    if (m->desired == desired_state::running && m->state.status == container_status::running
         && self->state.synced) {
       finish(caf::error{});
       return;
@@ -87,7 +87,7 @@ struct run_job : std::enable_shared_from_this<run_job> {
       .then(
         [j](task_info& t) {
           auto* m = model_of(j->self, j->id);
-          if (t.status == "running" && m && m->desired == desired_state::running) {
+          if (t.status == task_status::running && m && m->desired == desired_state::running) {
             observe(*m, t);
             j->finish(caf::error{});
             return;
@@ -171,7 +171,7 @@ struct run_job : std::enable_shared_from_this<run_job> {
       .then(
         [j](container_record& created) {
           auto m = model_from_record(created);
-          m.state.status = "created";
+          m.state.status = container_status::created;
           j->self->state.models[j->id] = std::move(m);
           start_sinks(j->self, j->id);
           j->start_task();
@@ -192,7 +192,7 @@ struct run_job : std::enable_shared_from_this<run_job> {
     auto j = shared_from_this();
     auto* m = model_of(self, id);
     if (m) {
-      m->state.status = "running";
+      m->state.status = container_status::running;
       m->state.pid = pid;
     }
     set_labels(self, id, {{label_desired, to_string(desired_state::running)}},

@@ -107,7 +107,7 @@ void pass(tenant_pointer self) {
     if (m.request.stats.empty())
       continue;
     any = true;
-    if (m.state.status != "running")
+    if (m.state.status != container_status::running)
       continue; // stats start with the task, and follow its restarts
     self->request(client(self), call_timeout(self), atom::tsk_metrics_v, st.ns, id)
       .then(

@@ -198,7 +198,7 @@ void started(tenant_pointer self, const string& id, uint32_t pid) {
   auto* m = model_of(self, id);
   if (!m)
     return;
-  m->state.status = "running";
+  m->state.status = container_status::running;
   m->state.pid = pid;
   m->state.exit_code = 0;
   m->state.exited_at = go_time{};
@@ -232,7 +232,7 @@ void apply(tenant_pointer self, const string& id, container_model& m,
   case supervise::decision::restart: {
     cancel_restart(m);
     m.restart_pending = true;
-    m.state.status = "restarting";
+    m.state.status = container_status::restarting;
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d.delay).count();
     m.state.reason = "restarting in " + std::to_string(ms) + " ms";
     auto generation = m.restart_generation;
@@ -246,7 +246,7 @@ void apply(tenant_pointer self, const string& id, container_model& m,
     return;
   }
   case supervise::decision::give_up: {
-    m.state.status = "failed";
+    m.state.status = container_status::failed;
     m.state.reason = d.reason;
     publish(self, id, "failed", d.reason);
     spdlog::warn("tenant {}: {}: {}", self->state.ns, id, d.reason);
@@ -264,7 +264,7 @@ void apply(tenant_pointer self, const string& id, container_model& m,
     return;
   }
   case supervise::decision::stay_stopped:
-    m.state.status = "stopped";
+    m.state.status = container_status::stopped;
     m.state.reason = d.reason;
     return;
   }

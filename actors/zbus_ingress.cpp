@@ -170,9 +170,9 @@ void warn_bad_request(zbus_ingress_pointer self, const char* fmt, Ts&&... xs) {
 }
 
 void answer_status(zbus_ingress_pointer self, const std::string& payload) {
-  zbus::decode_failure failure;
-  auto req = zbus::decode_request(payload, failure);
+  auto req = zbus::decode_request(payload);
   if (!req) {
+    const auto& failure = req.error();
     // The Go status loop drops what it cannot decode; so do we, unless a ReplyTo survived.
     self->state.stats.undecodable++;
     if (failure.reply_to.empty()) {
@@ -211,9 +211,9 @@ void handle_request(zbus_ingress_pointer self, const std::string& payload) {
   auto& st = self->state;
   auto call_id = st.next_call++;
   st.stats.in_flight++;
-  zbus::decode_failure failure;
-  auto req = zbus::decode_request(payload, failure);
+  auto req = zbus::decode_request(payload);
   if (!req) {
+    const auto& failure = req.error();
     st.stats.undecodable++;
     if (failure.reply_to.empty()) {
       st.stats.dropped++;

@@ -94,11 +94,10 @@ struct stack {
 
 bool call_ok(zbus::client& c, const std::string& method, std::vector<zbus::bytes> in,
              zbus::response* out = nullptr) {
-  std::string err;
-  auto r = c.call(method, std::move(in), 120s, err);
+  auto r = c.call(method, std::move(in), 120s);
   if (!r || r->protocol_error || r->call_error) {
     std::fprintf(stderr, "%s failed: %s\n", method.c_str(),
-                 !r ? err.c_str()
+                 !r ? r.error().c_str()
                     : (r->call_error ? r->call_error->c_str() : r->protocol_error->c_str()));
     return false;
   }

@@ -73,11 +73,10 @@ container_module_actor::behavior_type noop_module(container canned) {
 }
 
 zbus::response call(zbus::client& c, const std::string& method, std::vector<zbus::bytes> in) {
-  std::string err;
-  auto r = c.call(method, std::move(in), 120s, err);
+  auto r = c.call(method, std::move(in), 120s);
   if (!r || r->protocol_error || r->call_error) {
     std::fprintf(stderr, "%s failed: %s\n", method.c_str(),
-                 !r ? err.c_str()
+                 !r ? r.error().c_str()
                     : (r->call_error ? r->call_error->c_str() : r->protocol_error->c_str()));
     std::exit(1);
   }

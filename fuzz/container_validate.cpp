@@ -49,8 +49,7 @@ void check_container(const std::string& ns, const container& c) {
 }
 
 void check_input(std::string_view in) {
-  zbus::decode_failure failure;
-  auto req = zbus::decode_request(in, failure);
+  auto req = zbus::decode_request(in);
   if (req && !req->method.empty()) {
     auto checked = zbus::check_call(*req);
     if (!checked.value) {

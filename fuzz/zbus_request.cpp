@@ -31,37 +31,33 @@ bool same(const response& a, const response& b) {
 
 void check_request(std::string_view in) {
   auto structure = check_msgpack(in);
-  if (structure)
-    FUZZ_CHECK(!structure->empty());
+  if (!structure)
+    FUZZ_CHECK(!structure.error().empty());
   // A tighter nesting bound refuses at least as much.
-  if (!check_msgpack(in, 2))
-    FUZZ_CHECK(!structure);
+  if (check_msgpack(in, 2))
+    FUZZ_CHECK(structure.ok());
 
-  decode_failure failure;
-  auto req = decode_request(in, failure);
+  auto req = decode_request(in);
   if (!req) {
-    FUZZ_CHECK(!failure.reason.empty());
+    FUZZ_CHECK(!req.error().reason.empty());
     return;
   }
-  FUZZ_CHECK(!structure);
+  FUZZ_CHECK(structure.ok());
   auto wire = encode_request(*req);
-  FUZZ_CHECK(!check_msgpack(wire));
-  decode_failure again_failure;
-  auto again = decode_request(wire, again_failure);
+  FUZZ_CHECK(check_msgpack(wire).ok());
+  auto again = decode_request(wire);
   FUZZ_CHECK(again && same(*req, *again));
   FUZZ_CHECK(encode_request(*again) == wire);
 }
 
 void check_response(std::string_view in) {
-  std::string error;
-  auto resp = decode_response(in, error);
+  auto resp = decode_response(in);
   if (!resp) {
-    FUZZ_CHECK(!error.empty());
+    FUZZ_CHECK(!resp.error().empty());
     return;
   }
   auto wire = encode_response(*resp);
-  std::string again_error;
-  auto again = decode_response(wire, again_error);
+  auto again = decode_response(wire);
   FUZZ_CHECK(again && same(*resp, *again));
   FUZZ_CHECK(encode_response(*again) == wire);
 }

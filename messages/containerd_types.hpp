@@ -9,6 +9,7 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "messages/status.hpp"
 #include "messages/types.hpp"
 
 namespace contd {
@@ -40,7 +41,7 @@ typename Inspector::result_type inspect(Inspector& f, container_record& x) {
 struct task_info {
   std::string id; // container id (exec id for exec processes)
   uint32_t pid = 0;
-  std::string status; // "created", "running", "stopped", "paused", "pausing", "unknown"
+  task_status status = task_status::unknown;
   uint32_t exit_status = 0;
   go_time exited_at;
   friend bool operator==(const task_info& a, const task_info& b) {

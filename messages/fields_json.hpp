@@ -20,6 +20,7 @@ struct fields_json_writer {
 
   Json operator()(const std::string& x) const { return x; }
   Json operator()(bool x) const { return x; }
+  Json operator()(container_status x) const { return to_string(x); }
   Json operator()(uint64_t x) const { return x; }
   Json operator()(uint32_t x) const { return x; }
   Json operator()(int64_t x) const { return x; }

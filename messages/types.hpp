@@ -12,6 +12,7 @@
 #include <caf/meta/type_name.hpp>
 
 #include "messages/fields.hpp"
+#include "messages/status.hpp"
 
 namespace contd {
 
@@ -107,9 +108,7 @@ CONTD_FIELD_OPS(restart_policy, "contd.restart_policy")
 
 /// The live state of a container, reported by Inspect in an extra `State` key.
 struct container_state {
-  /// created, running, stopped, restarting (backoff), failed (gave up), stuck, paused, pausing,
-  /// unknown, no-task
-  std::string status = "unknown";
+  container_status status = container_status::unknown;
   uint32_t pid = 0;
   uint32_t exit_code = 0;
   go_time exited_at;

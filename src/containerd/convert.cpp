@@ -10,20 +10,20 @@ go_time to_go_time(const google::protobuf::Timestamp& ts, bool present) {
   return go_time{ts.seconds(), static_cast<uint32_t>(ts.nanos())};
 }
 
-std::string status_name(int status) {
+task_status to_task_status(int status) {
   switch (status) {
   case ::containerd::v1::types::CREATED:
-    return "created";
+    return task_status::created;
   case ::containerd::v1::types::RUNNING:
-    return "running";
+    return task_status::running;
   case ::containerd::v1::types::STOPPED:
-    return "stopped";
+    return task_status::stopped;
   case ::containerd::v1::types::PAUSED:
-    return "paused";
+    return task_status::paused;
   case ::containerd::v1::types::PAUSING:
-    return "pausing";
+    return task_status::pausing;
   default:
-    return "unknown";
+    return task_status::unknown;
   }
 }
 
@@ -43,7 +43,7 @@ task_info to_task_info(const ::containerd::v1::types::Process& p) {
   // Tasks.Get fills `id`, Tasks.List both; the container id is what callers key on.
   t.id = p.container_id().empty() ? p.id() : p.container_id();
   t.pid = p.pid();
-  t.status = status_name(p.status());
+  t.status = to_task_status(p.status());
   t.exit_status = p.exit_status();
   t.exited_at = to_go_time(p.exited_at(), p.has_exited_at());
   return t;

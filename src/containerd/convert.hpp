@@ -29,8 +29,8 @@ inline constexpr const char* runc_v2 = "io.containerd.runc.v2";
 /// A protobuf timestamp as Go time; an absent one is Go's zero time, like the Go client sees it.
 go_time to_go_time(const google::protobuf::Timestamp& ts, bool present = true);
 
-/// "created", "running", "stopped", "paused", "pausing" or "unknown".
-std::string status_name(int status);
+/// containerd's protobuf task status; a value this build does not know is unknown.
+task_status to_task_status(int status);
 
 container_record to_record(const ::containerd::services::containers::v1::Container& c);
 

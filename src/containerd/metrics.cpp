@@ -51,8 +51,7 @@ task_metrics from_v2(const cg2::Metrics& m) {
 
 } // namespace
 
-std::optional<task_metrics> decode_metrics(const std::string& type_url, const std::string& value,
-                                           std::string& error) {
+result<task_metrics> decode_metrics(const std::string& type_url, const std::string& value) {
   auto name = message_name(type_url);
   if (name == cgroups_v1_metrics_type_url) {
     cg1::Metrics m;
@@ -63,11 +62,9 @@ std::optional<task_metrics> decode_metrics(const std::string& type_url, const st
     if (m.ParseFromString(value))
       return from_v2(m);
   } else {
-    error = "unknown metrics type " + type_url;
-    return std::nullopt;
+    return fail("unknown metrics type " + type_url);
   }
-  error = "malformed " + type_url + " message";
-  return std::nullopt;
+  return fail("malformed " + type_url + " message");
 }
 
 } // namespace contd::containerd

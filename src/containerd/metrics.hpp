@@ -6,6 +6,7 @@
 #include <string>
 
 #include "messages/containerd_types.hpp"
+#include "messages/result.hpp"
 
 namespace contd::containerd {
 
@@ -19,9 +20,8 @@ inline constexpr const char* cgroups_v2_metrics_type_url = "io.containerd.cgroup
 /// "<prefix>/<message name>" is accepted as well. Absent sections and fields read as 0.
 /// v1: memory.usage.usage, memory.usage.limit, memory.cache, cpu.usage.total, pids.current.
 /// v2: memory.usage, memory.usage_limit, memory.file, cpu.usage_usec * 1000, pids.current.
-/// On failure: nullopt, and `error` is "unknown metrics type <url>" or "malformed <url> message".
+/// Fails with "unknown metrics type <url>" or "malformed <url> message".
 /// unix_ns is left 0: it comes from Metric.timestamp, outside the payload.
-std::optional<task_metrics> decode_metrics(const std::string& type_url, const std::string& value,
-                                           std::string& error);
+result<task_metrics> decode_metrics(const std::string& type_url, const std::string& value);
 
 } // namespace contd::containerd

@@ -481,13 +481,7 @@ std::vector<shim_process> find_shims(const std::string& containerd_socket, const
   return out;
 }
 
-std::optional<containerd_process> find_containerd(const std::string& containerd_socket,
-                                                  std::string* error) {
-  auto fail = [&](std::string text) -> std::optional<containerd_process> {
-    if (error)
-      *error = std::move(text);
-    return std::nullopt;
-  };
+result<containerd_process> find_containerd(const std::string& containerd_socket) {
   const auto sock = socket_path(containerd_socket);
   auto table = read_file("/proc/net/unix", 256u << 20);
   if (!table)
@@ -618,11 +612,10 @@ reap_result reap(const shim_process& shim, const reap_options& opts) {
     return fail("shim " + std::to_string(shim.pid) + " of " + ns + "/" + id
                 + " is gone or changed; nothing done");
   const shim_process s = *same; // the fresh view (cwd may have become "(deleted)")
-  std::string why;
-  auto ctrd = find_containerd(opts.containerd_socket, &why);
+  auto ctrd = find_containerd(opts.containerd_socket);
   if (!ctrd)
     return fail("cannot tell which containerd serves " + socket_path(opts.containerd_socket) + ": "
-                + why + "; nothing done");
+                + ctrd.error() + "; nothing done");
   auto verdict = classify(s, *ctrd, opts);
   if (!verdict.leaked)
     return fail("refused: " + verdict.reason);
@@ -741,11 +734,10 @@ reap_summary reap_leaked(const std::string& ns, const std::string& id, const rea
       out.invalid_argument = true;
       return out;
     }
-  std::string why;
-  auto ctrd = find_containerd(opts.containerd_socket, &why);
+  auto ctrd = find_containerd(opts.containerd_socket);
   if (!ctrd) {
     out.error = "cannot tell which containerd serves " + socket_path(opts.containerd_socket) + ": "
-                + why + "; nothing reaped";
+                + ctrd.error() + "; nothing reaped";
     return out;
   }
   for (const auto& s : find_shims(opts.containerd_socket, ns, id)) {

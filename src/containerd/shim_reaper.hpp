@@ -34,6 +34,8 @@
 #include <string>
 #include <vector>
 
+#include "messages/result.hpp"
+
 namespace contd::containerd {
 
 /// One shim process of a container, as seen in /proc.
@@ -100,10 +102,9 @@ std::string socket_path(const std::string& socket_or_target);
 std::vector<shim_process> find_shims(const std::string& containerd_socket, const std::string& ns,
                                      const std::string& id);
 
-/// The process that listens on `containerd_socket` and whose executable is containerd; nothing
-/// when there is none or more than one (error gets the reason).
-std::optional<containerd_process> find_containerd(const std::string& containerd_socket,
-                                                  std::string* error = nullptr);
+/// The process that listens on `containerd_socket` and whose executable is containerd; fails when
+/// there is none or more than one.
+result<containerd_process> find_containerd(const std::string& containerd_socket);
 
 /// The safety criterion (see the top of this file) against a given containerd process.
 leak_verdict classify(const shim_process& shim, const containerd_process& ctrd,

@@ -67,8 +67,7 @@ split_args split_at_dashes(int argc, const char* const* argv) {
 
 } // namespace
 
-std::optional<invocation> parse_command_line(int argc, const char* const* argv,
-                                             std::string& error) {
+result<invocation> parse_command_line(int argc, const char* const* argv) {
   auto args = split_at_dashes(argc, argv);
   invocation inv;
   CLI::App app{"contctl"};
@@ -127,27 +126,23 @@ std::optional<invocation> parse_command_line(int argc, const char* const* argv,
     std::reverse(args.options.begin(), args.options.end()); // CLI11 takes them last first
     app.parse(args.options);
   } catch (const CLI::ParseError& e) {
-    error = e.what();
-    return std::nullopt;
+    return fail(e.what());
   }
   if (help_cmd->parsed())
     inv.help = true;
   if (inv.help || inv.version)
     return inv;
   if (!unknown.empty()) {
-    error = "unknown command " + unknown.front();
-    return std::nullopt;
+    return fail("unknown command " + unknown.front());
   }
   auto chosen = app.get_subcommands();
   if (chosen.empty()) {
-    error = "no command";
-    return std::nullopt;
+    return fail("no command");
   }
   auto* cmd = chosen.front();
   inv.command = cmd->get_name();
   if (args.saw_dashes && cmd != run_cmd && cmd != exec_cmd) {
-    error = "\"--\" only comes before the command line of run or exec";
-    return std::nullopt;
+    return fail("\"--\" only comes before the command line of run or exec");
   }
   inv.command_line = std::move(args.command);
   auto given = [](const CLI::Option* opt, std::string& value) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "messages/result.hpp"
 #include "messages/types.hpp"
 
 namespace contd::ctl {
@@ -38,7 +39,7 @@ struct invocation {
   std::optional<std::string> exec_timeout;     // exec --timeout
 };
 
-/// Parses argv (argv[0] is the program). nullopt and `error` for a usage error.
-std::optional<invocation> parse_command_line(int argc, const char* const* argv, std::string& error);
+/// Parses argv (argv[0] is the program); fails with the text of a usage error.
+result<invocation> parse_command_line(int argc, const char* const* argv);
 
 } // namespace contd::ctl

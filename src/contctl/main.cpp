@@ -231,10 +231,9 @@ public:
   bool json = false;
 
   int run(int argc, char** argv) {
-    std::string error;
-    auto parsed = ctl::parse_command_line(argc, argv, error);
+    auto parsed = ctl::parse_command_line(argc, argv);
     if (!parsed)
-      throw usage_error{error};
+      throw usage_error{parsed.error()};
     inv_ = std::move(*parsed);
     if (inv_.help) {
       std::cout << usage_text;
@@ -248,10 +247,9 @@ public:
     json = inv_.json;
     if (inv_.timeout)
       timeout = duration_ms(*inv_.timeout);
-    std::string err;
-    auto url = zbus::parse_broker_url(broker, err);
+    auto url = zbus::parse_broker_url(broker);
     if (!url)
-      throw usage_error{err};
+      throw usage_error{url.error()};
     client_.emplace(*url);
     const auto& cmd = inv_.command;
     auto& params = inv_.params;
@@ -300,10 +298,9 @@ private:
   /// One call; prints transport failures and returns their exit code through `rc`.
   std::optional<zbus::response> call(const std::string& method, std::vector<zbus::bytes> inputs,
                                      int& rc, std::chrono::milliseconds extra = 0ms) {
-    std::string err;
-    auto r = client_->call(method, std::move(inputs), timeout + extra, err);
+    auto r = client_->call(method, std::move(inputs), timeout + extra);
     if (!r) {
-      std::cerr << "contctl: cannot reach contd through " << broker << ": " << err << "\n";
+      std::cerr << "contctl: cannot reach contd through " << broker << ": " << r.error() << "\n";
       rc = exit_unreachable;
       return std::nullopt;
     }
@@ -320,15 +317,14 @@ private:
       return std::nullopt;
     }
     rc = exit_ok;
-    return r;
+    return std::move(*r);
   }
 
   int status(std::vector<std::string>& params) {
     need(params, 0, "no arguments");
-    std::string err;
-    auto r = client_->status(timeout, err);
+    auto r = client_->status(timeout);
     if (!r) {
-      std::cerr << "contctl: cannot reach contd through " << broker << ": " << err << "\n";
+      std::cerr << "contctl: cannot reach contd through " << broker << ": " << r.error() << "\n";
       return exit_unreachable;
     }
     if (!r->data) {
@@ -405,12 +401,11 @@ private:
       for (const auto& id : zbus::decode_strings(*r->data)) {
         nlohmann::json row{{"namespace", ns}, {"id", id}};
         if (!ids_only) {
-          std::string err;
-          auto i = client_->call("Inspect", {zbus::encode_string(ns), zbus::encode_string(id)},
-                                 timeout, err);
+          auto i =
+            client_->call("Inspect", {zbus::encode_string(ns), zbus::encode_string(id)}, timeout);
           if (i && i->data && !i->call_error) {
             auto c = zbus::decode_container(*i->data);
-            row["status"] = c.has_state ? c.state.status : "?";
+            row["status"] = c.has_state ? to_string(c.state.status) : "?";
             row["restarts"] = c.state.restarts;
             row["pid"] = c.state.pid;
             row["last_exit_code"] = c.state.last_exit_code;
@@ -518,9 +513,9 @@ private:
     }
     std::printf("%-18s %s\n", "Name", c.name.c_str());
     if (c.has_state) {
-      std::printf("%-18s %s\n", "Status", c.state.status.c_str());
+      std::printf("%-18s %s\n", "Status", to_string(c.state.status).c_str());
       std::printf("%-18s %u\n", "Pid", c.state.pid);
-      if (c.state.status == "stopped") {
+      if (c.state.status == container_status::stopped) {
         std::printf("%-18s %u\n", "ExitCode", c.state.exit_code);
         std::printf("%-18s %s\n", "ExitedAt", format_time(c.state.exited_at).c_str());
       }
@@ -698,12 +693,12 @@ private:
       }
       auto rows = nlohmann::json::array();
       for (const auto& [ns, id] : targets) {
-        std::string err;
         auto r =
-          client_->call("Stats", {zbus::encode_string(ns), zbus::encode_string(id)}, timeout, err);
+          client_->call("Stats", {zbus::encode_string(ns), zbus::encode_string(id)}, timeout);
         nlohmann::json row{{"namespace", ns}, {"id", id}};
         auto why = [&] {
-          return r ? (r->call_error ? *r->call_error : r->protocol_error.value_or("no data")) : err;
+          return r ? (r->call_error ? *r->call_error : r->protocol_error.value_or("no data"))
+                   : r.error();
         };
         if (r && r->data && !r->call_error && !r->protocol_error) {
           for (auto& [k, v] : zbus::decode_stats(*r->data))

@@ -67,13 +67,12 @@ struct command_line {
 
 /// Go-flag style: -name value, --name value, -name=value, --name=value. The last of a repeated
 /// flag wins.
-bool parse_argv(const std::vector<std::string>& args, command_line& out, std::string& error) {
+result<command_line> parse_argv(const std::vector<std::string>& args) {
+  command_line out;
   for (size_t i = 0; i < args.size(); ++i) {
     const auto& a = args[i];
-    if (a.size() < 2 || a[0] != '-') {
-      error = "unexpected argument '" + a + "'";
-      return false;
-    }
+    if (a.size() < 2 || a[0] != '-')
+      return fail("unexpected argument '" + a + "'");
     auto name = a.substr(a[1] == '-' ? 2 : 1);
     std::optional<std::string> value;
     if (auto eq = name.find('='); eq != std::string::npos) {
@@ -88,26 +87,22 @@ bool parse_argv(const std::vector<std::string>& args, command_line& out, std::st
       out.version = true;
       continue;
     }
-    if (!is_value_flag(name)) {
-      error = "unknown flag '" + a + "'";
-      return false;
-    }
+    if (!is_value_flag(name))
+      return fail("unknown flag '" + a + "'");
     if (!value) {
-      if (i + 1 >= args.size()) {
-        error = "flag --" + name + " needs a value";
-        return false;
-      }
+      if (i + 1 >= args.size())
+        return fail("flag --" + name + " needs a value");
       value = args[++i];
     }
     out.given[name] = *value;
   }
-  return true;
+  return out;
 }
 
 /// Lines "name = value" (or "name: value"); '#' starts a comment; a value may be in double
 /// quotes. Every flag that takes a value except "config" may appear.
-bool apply_config(const std::string& path, const std::string& text,
-                  std::map<std::string, std::string>& values, std::string& error) {
+result<void> apply_config(const std::string& path, const std::string& text,
+                          std::map<std::string, std::string>& values) {
   std::istringstream in{text};
   std::string line;
   int n = 0;
@@ -117,21 +112,17 @@ bool apply_config(const std::string& path, const std::string& text,
     if (line.empty())
       continue;
     auto eq = line.find_first_of("=:");
-    if (eq == std::string::npos) {
-      error = path + ":" + std::to_string(n) + ": expecting 'name = value'";
-      return false;
-    }
+    if (eq == std::string::npos)
+      return fail(path + ":" + std::to_string(n) + ": expecting 'name = value'");
     auto name = trim(line.substr(0, eq));
     auto value = trim(line.substr(eq + 1));
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
       value = value.substr(1, value.size() - 2);
-    if (!is_value_flag(name) || name == "config") {
-      error = path + ":" + std::to_string(n) + ": unknown setting '" + name + "'";
-      return false;
-    }
+    if (!is_value_flag(name) || name == "config")
+      return fail(path + ":" + std::to_string(n) + ": unknown setting '" + name + "'");
     values[name] = value;
   }
-  return true;
+  return {};
 }
 
 bool is_level(const std::string& level) {
@@ -140,50 +131,39 @@ bool is_level(const std::string& level) {
 }
 
 /// The values as settings, checked in the order contd always checked them.
-bool to_settings(const std::map<std::string, std::string>& v, settings& s, std::string& error) {
-  auto broker = zbus::parse_broker_url(v.at("broker"), error);
+result<settings> to_settings(const std::map<std::string, std::string>& v) {
+  settings s;
+  auto broker = zbus::parse_broker_url(v.at("broker"));
   if (!broker)
-    return false;
+    return fail(broker.error());
   s.broker = *broker;
   const auto& inflight = v.at("max-inflight");
   if (inflight.empty() || inflight.size() > 7
       || inflight.find_first_not_of("0123456789") != std::string::npos || std::stoul(inflight) == 0
-      || std::stoul(inflight) > 1'000'000) {
-    error = "--max-inflight must be between 1 and 1000000";
-    return false;
-  }
+      || std::stoul(inflight) > 1'000'000)
+    return fail("--max-inflight must be between 1 and 1000000");
   s.max_inflight = static_cast<uint32_t>(std::stoul(inflight));
   s.root = v.at("root");
-  if (!std::filesystem::path{s.root}.is_absolute()) {
-    error = "--root must be an absolute path";
-    return false;
-  }
+  if (!std::filesystem::path{s.root}.is_absolute())
+    return fail("--root must be an absolute path");
   s.log_level = v.at("log-level");
-  if (!is_level(s.log_level)) {
-    error = "bad --log-level '" + s.log_level
-            + "': expecting trace, debug, info, warn, error, critical or off";
-    return false;
-  }
+  if (!is_level(s.log_level))
+    return fail("bad --log-level '" + s.log_level
+                + "': expecting trace, debug, info, warn, error, critical or off");
   s.log_format = v.at("log-format");
-  if (s.log_format != "text" && s.log_format != "json") {
-    error = "bad --log-format '" + s.log_format + "': expecting text or json";
-    return false;
-  }
+  if (s.log_format != "text" && s.log_format != "json")
+    return fail("bad --log-format '" + s.log_format + "': expecting text or json");
   auto log_max = parse_size(v.at("log-max-size"));
-  if (!log_max || *log_max < (64u << 10) || *log_max > (1ull << 40)) {
-    error = "--log-max-size must be a size from 64K to 1024G";
-    return false;
-  }
+  if (!log_max || *log_max < (64u << 10) || *log_max > (1ull << 40))
+    return fail("--log-max-size must be a size from 64K to 1024G");
   s.log_max_size = *log_max;
   s.logger = v.at("logger");
-  if (!s.logger.empty() && !std::filesystem::path{s.logger}.is_absolute()) {
-    error = "--logger must be an absolute path";
-    return false;
-  }
+  if (!s.logger.empty() && !std::filesystem::path{s.logger}.is_absolute())
+    return fail("--logger must be an absolute path");
   s.containerd = v.at("containerd");
   s.netns_dir = v.at("netns-dir");
   s.corex = v.at("corex");
-  return true;
+  return s;
 }
 
 } // namespace
@@ -199,35 +179,28 @@ std::optional<std::string> read_file(const std::string& path) {
   return text.str();
 }
 
-result parse(const std::vector<std::string>& args, const file_reader& read) {
-  result r;
-  command_line cl;
-  if (!parse_argv(args, cl, r.error))
-    return r;
-  if (cl.help || cl.version) {
-    r.value.emplace();
-    r.value->help = cl.help;
-    r.value->version = cl.version;
-    return r;
+result<settings> parse(const std::vector<std::string>& args, const file_reader& read) {
+  auto cl = parse_argv(args);
+  if (!cl)
+    return fail(cl.error());
+  if (cl->help || cl->version) {
+    settings s;
+    s.help = cl->help;
+    s.version = cl->version;
+    return s;
   }
   auto values = default_values();
-  if (auto it = cl.given.find("config"); it != cl.given.end()) {
+  if (auto it = cl->given.find("config"); it != cl->given.end()) {
     auto text = read(it->second);
-    if (!text) {
-      r.error = "cannot read config file '" + it->second + "'";
-      return r;
-    }
-    if (!apply_config(it->second, *text, values, r.error))
-      return r;
+    if (!text)
+      return fail("cannot read config file '" + it->second + "'");
+    if (auto applied = apply_config(it->second, *text, values); !applied)
+      return fail(applied.error());
   }
-  for (auto& [name, value] : cl.given)
+  for (auto& [name, value] : cl->given)
     if (name != "config")
       values[name] = value;
-  settings s;
-  if (!to_settings(values, s, r.error))
-    return r;
-  r.value = std::move(s);
-  return r;
+  return to_settings(values);
 }
 
 std::optional<uint64_t> parse_size(const std::string& text) {

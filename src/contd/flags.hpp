@@ -36,12 +36,6 @@ struct settings {
   bool version = false;
 };
 
-/// Either settings or the text of a usage error (without a "contd: " prefix).
-struct result {
-  std::optional<settings> value;
-  std::string error;
-};
-
 /// Reads a config file: its text, or nullopt when it cannot be read.
 using file_reader = std::function<std::optional<std::string>(const std::string& path)>;
 
@@ -49,7 +43,8 @@ using file_reader = std::function<std::optional<std::string>(const std::string& 
 std::optional<std::string> read_file(const std::string& path);
 
 /// Parses contd's arguments (without the program name). `read` gives the text of --config FILE.
-result parse(const std::vector<std::string>& args, const file_reader& read = read_file);
+/// Fails with the text of a usage error (without a "contd: " prefix).
+result<settings> parse(const std::vector<std::string>& args, const file_reader& read = read_file);
 
 /// "10485760", "64K", "10M", "1G" (binary multiples, either case) -> bytes; nullopt when
 /// malformed or too large for 64 bits.

@@ -187,20 +187,20 @@ int serve(const flags::settings& opts) {
 
 int main(int argc, char** argv) {
   auto parsed = flags::parse(std::vector<std::string>(argv + 1, argv + argc));
-  if (!parsed.value) {
-    std::cerr << "contd: " << parsed.error << "\n\n" << flags::usage;
+  if (!parsed) {
+    std::cerr << "contd: " << parsed.error() << "\n\n" << flags::usage;
     return 2;
   }
-  if (parsed.value->help) {
+  if (parsed->help) {
     std::cout << flags::usage;
     return 0;
   }
-  if (parsed.value->version) {
+  if (parsed->version) {
     std::cout << "contd " << CONTD_VERSION << "\n";
     return 0;
   }
   try {
-    return serve(*parsed.value);
+    return serve(*parsed);
   } catch (const usage_error& e) {
     std::cerr << "contd: " << e.text << "\n\n" << flags::usage;
     return 2;

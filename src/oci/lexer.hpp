@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "src/oci/result.hpp"
+#include "messages/result.hpp"
 
 namespace contd::oci {
 

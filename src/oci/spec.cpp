@@ -279,6 +279,13 @@ void read_json(const json& j, const std::string& what, std::string& out) {
   out = j.get<std::string>();
 }
 
+void read_json(const json& j, const std::string& what, container_status& out) {
+  auto status = j.is_string() ? parse_container_status(j.get<std::string>()) : std::nullopt;
+  if (!status)
+    throw std::invalid_argument(what + " must be a container status");
+  out = *status;
+}
+
 void read_json(const json& j, const std::string&, go_time& out) {
   out = time_from_json(j);
 }

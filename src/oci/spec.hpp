@@ -19,7 +19,7 @@
 
 #include "messages/types.hpp"
 #include "src/oci/node.hpp"
-#include "src/oci/result.hpp"
+#include "messages/result.hpp"
 
 namespace contd::oci {
 

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "messages/types.hpp"
-#include "src/oci/result.hpp"
+#include "messages/result.hpp"
 
 namespace contd::oci {
 

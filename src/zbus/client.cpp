@@ -36,8 +36,8 @@ client::client(broker_url broker, std::string module, object_id object)
     : conn_(std::move(broker), std::chrono::seconds{2}), module_(std::move(module)),
       object_(std::move(object)) {}
 
-std::optional<response> client::call(const std::string& method, std::vector<bytes> inputs,
-                                     std::chrono::milliseconds timeout, std::string& error) {
+result<response> client::call(const std::string& method, std::vector<bytes> inputs,
+                              std::chrono::milliseconds timeout) {
   request req;
   req.id = new_uuid();
   req.reply_to = req.id;
@@ -45,54 +45,46 @@ std::optional<response> client::call(const std::string& method, std::vector<byte
   req.method = method;
   req.inputs = std::move(inputs);
   return call_raw(queue_name(module_, object_.name, object_.version), encode_request(req),
-                  req.reply_to, timeout, error);
+                  req.reply_to, timeout);
 }
 
-std::optional<response> client::call_raw(const std::string& queue, const std::string& payload,
-                                         const std::string& reply_to,
-                                         std::chrono::milliseconds timeout, std::string& error) {
-  if (!conn_.connected() && !conn_.connect()) {
-    error = conn_.error();
-    return std::nullopt;
-  }
-  if (!conn_.rpush(queue, payload)) {
-    error = conn_.error().empty() ? "RPUSH refused" : conn_.error();
-    return std::nullopt;
-  }
-  return wait_reply(reply_to, timeout, error);
+result<response> client::call_raw(const std::string& queue, const std::string& payload,
+                                  const std::string& reply_to, std::chrono::milliseconds timeout) {
+  if (!conn_.connected() && !conn_.connect())
+    return fail(conn_.error());
+  if (!conn_.rpush(queue, payload))
+    return fail(conn_.error().empty() ? "RPUSH refused" : conn_.error());
+  return wait_reply(reply_to, timeout);
 }
 
-std::optional<response> client::status(std::chrono::milliseconds timeout, std::string& error) {
+result<response> client::status(std::chrono::milliseconds timeout) {
   request req;
   req.id = new_uuid();
   req.reply_to = req.id;
   req.object = {status_object_name, status_object_version};
   return call_raw(queue_name(module_, status_object_name, status_object_version),
-                  encode_request(req), req.reply_to, timeout, error);
+                  encode_request(req), req.reply_to, timeout);
 }
 
-std::optional<response> client::wait_reply(const std::string& reply_to,
-                                           std::chrono::milliseconds timeout, std::string& error) {
+result<response> client::wait_reply(const std::string& reply_to,
+                                    std::chrono::milliseconds timeout) {
   using clock = std::chrono::steady_clock;
   auto deadline = clock::now() + timeout;
   for (;;) {
     auto left = std::chrono::duration<double>(deadline - clock::now()).count();
-    if (left <= 0) {
-      error = "no reply within " + std::to_string(timeout.count()) + " ms";
-      return std::nullopt;
-    }
+    if (left <= 0)
+      return fail("no reply within " + std::to_string(timeout.count()) + " ms");
     std::string key, value;
     switch (conn_.blpop({reply_to}, std::min(left, 1.0), key, value)) {
     case redis_connection::pop_result::item:
-      if (auto r = decode_response(value, error))
+      if (auto r = decode_response(value); !r)
+        return fail("undecodable reply: " + r.error());
+      else
         return r;
-      error = "undecodable reply: " + error;
-      return std::nullopt;
     case redis_connection::pop_result::timeout:
       break;
     case redis_connection::pop_result::failed:
-      error = conn_.error();
-      return std::nullopt;
+      return fail(conn_.error());
     }
   }
 }

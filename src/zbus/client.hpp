@@ -18,24 +18,22 @@ public:
   explicit client(broker_url broker, std::string module = module_name,
                   object_id object = {object_name, object_version});
 
-  /// Calls `method` with the given encoded inputs. nullopt + `error` when Redis cannot be reached
-  /// or no reply arrived before `timeout` (the request then stays queued, as with Go).
-  std::optional<response> call(const std::string& method, std::vector<bytes> inputs,
-                               std::chrono::milliseconds timeout, std::string& error);
+  /// Calls `method` with the given encoded inputs. Fails when Redis cannot be reached or no reply
+  /// arrived before `timeout` (the request then stays queued, as with Go).
+  result<response> call(const std::string& method, std::vector<bytes> inputs,
+                        std::chrono::milliseconds timeout);
 
   /// Pushes raw bytes to a queue and waits for a reply on `reply_to` (tests of hostile input).
-  std::optional<response> call_raw(const std::string& queue, const std::string& payload,
-                                   const std::string& reply_to, std::chrono::milliseconds timeout,
-                                   std::string& error);
+  result<response> call_raw(const std::string& queue, const std::string& payload,
+                            const std::string& reply_to, std::chrono::milliseconds timeout);
 
   /// The status object (`<module>.zbus@1.0`).
-  std::optional<response> status(std::chrono::milliseconds timeout, std::string& error);
+  result<response> status(std::chrono::milliseconds timeout);
 
   redis_connection& connection() { return conn_; }
 
 private:
-  std::optional<response> wait_reply(const std::string& reply_to, std::chrono::milliseconds timeout,
-                                     std::string& error);
+  result<response> wait_reply(const std::string& reply_to, std::chrono::milliseconds timeout);
 
   redis_connection conn_;
   std::string module_;

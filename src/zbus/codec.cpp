@@ -47,7 +47,7 @@ const char* kind_of(const json& v) {
   }
 }
 
-[[noreturn]] void fail(const std::string& what, const json& v) {
+[[noreturn]] void wrong_type(const std::string& what, const json& v) {
   throw type_error(what + ": unexpected " + kind_of(v));
 }
 
@@ -60,7 +60,7 @@ std::string as_string(const json& v, const std::string& what) {
     const auto& b = v.get_binary();
     return std::string(b.begin(), b.end());
   }
-  fail(what, v);
+  wrong_type(what, v);
 }
 
 uint64_t as_uint(const json& v, const std::string& what) {
@@ -74,7 +74,7 @@ uint64_t as_uint(const json& v, const std::string& what) {
       throw type_error(what + ": negative value " + std::to_string(x));
     return static_cast<uint64_t>(x);
   }
-  fail(what, v);
+  wrong_type(what, v);
 }
 
 int64_t as_int(const json& v, const std::string& what) {
@@ -88,14 +88,14 @@ int64_t as_int(const json& v, const std::string& what) {
       throw type_error(what + ": value out of range");
     return static_cast<int64_t>(x);
   }
-  fail(what, v);
+  wrong_type(what, v);
 }
 
 bool as_bool(const json& v, const std::string& what) {
   // Go's decoder refuses nil for bool ("invalid code=c0 decoding bool"); so do we.
   if (v.is_boolean())
     return v.get<bool>();
-  fail(what, v);
+  wrong_type(what, v);
 }
 
 go_time as_time(const json& v, const std::string& what) {
@@ -116,7 +116,7 @@ go_time as_time(const json& v, const std::string& what) {
     t.nsec = static_cast<uint32_t>(ns);
     return t;
   }
-  fail(what, v);
+  wrong_type(what, v);
 }
 
 template <class F>
@@ -124,7 +124,7 @@ void for_each_element(const json& v, const std::string& what, F f) {
   if (v.is_null())
     return;
   if (!v.is_array())
-    fail(what, v);
+    wrong_type(what, v);
   size_t i = 0;
   for (const auto& x : v)
     f(x, what + "[" + std::to_string(i++) + "]");
@@ -137,7 +137,7 @@ void for_each_field(const json& v, const std::string& what, F f) {
   if (v.is_null())
     return;
   if (!v.is_object())
-    fail(what, v);
+    wrong_type(what, v);
   for (auto it = v.begin(); it != v.end(); ++it)
     f(it.key(), it.value());
 }
@@ -153,6 +153,13 @@ std::vector<std::string> as_strings(const json& v, const std::string& what) {
 
 void read_value(const json& v, const std::string& what, std::string& out) {
   out = as_string(v, what);
+}
+void read_value(const json& v, const std::string& what, container_status& out) {
+  auto text = as_string(v, what);
+  auto status = parse_container_status(text);
+  if (!status)
+    throw type_error(what + ": unknown status \"" + text + "\"");
+  out = *status;
 }
 void read_value(const json& v, const std::string& what, bool& out) {
   out = as_bool(v, what);
@@ -216,8 +223,8 @@ container as_container(const json& v) {
 
 /// Parses one argument document after the structural check.
 json parse_value(std::string_view in) {
-  if (auto err = check_msgpack(in))
-    throw type_error(*err);
+  if (auto checked = check_msgpack(in); !checked)
+    throw type_error(checked.error());
   try {
     return json::from_msgpack(in.begin(), in.end());
   } catch (const json::exception& e) {
@@ -289,7 +296,7 @@ std::string queue_name(std::string_view module, std::string_view name, std::stri
   return out;
 }
 
-std::optional<std::string> check_msgpack(std::string_view in, size_t max_depth) {
+result<void> check_msgpack(std::string_view in, size_t max_depth) {
   const auto* p = reinterpret_cast<const uint8_t*>(in.data());
   const size_t n = in.size();
   size_t pos = 0;
@@ -303,7 +310,7 @@ std::optional<std::string> check_msgpack(std::string_view in, size_t max_depth) 
     }
     --pending.back();
     if (!need(1))
-      return "truncated msgpack at byte " + std::to_string(pos);
+      return fail("truncated msgpack at byte " + std::to_string(pos));
     uint8_t tag = p[pos++];
     uint64_t children = 0;
     size_t skip = 0;
@@ -388,11 +395,11 @@ std::optional<std::string> check_msgpack(std::string_view in, size_t max_depth) 
         len_bytes = 4;
         break;
       default:
-        return "invalid msgpack type byte 0xc1 at byte " + std::to_string(pos - 1);
+        return fail("invalid msgpack type byte 0xc1 at byte " + std::to_string(pos - 1));
       }
       if (len_bytes > 0) {
         if (!need(len_bytes))
-          return "truncated msgpack at byte " + std::to_string(pos);
+          return fail("truncated msgpack at byte " + std::to_string(pos));
         uint64_t len = read_be(p + pos, len_bytes);
         pos += len_bytes;
         if (tag == 0xdc || tag == 0xdd)
@@ -405,36 +412,33 @@ std::optional<std::string> check_msgpack(std::string_view in, size_t max_depth) 
     }
     if (skip > 0) {
       if (!need(skip))
-        return "truncated msgpack at byte " + std::to_string(pos);
+        return fail("truncated msgpack at byte " + std::to_string(pos));
       pos += skip;
     }
     if (children > 0) {
       // Every item takes at least one byte: a count beyond the rest of the buffer is a lie.
       if (children > n - pos)
-        return "msgpack length exceeds the payload at byte " + std::to_string(pos);
+        return fail("msgpack length exceeds the payload at byte " + std::to_string(pos));
       if (pending.size() >= max_depth + 1)
-        return "msgpack nested deeper than " + std::to_string(max_depth);
+        return fail("msgpack nested deeper than " + std::to_string(max_depth));
       pending.push_back(children);
     }
   }
   if (pos != n)
-    return "trailing bytes after the msgpack document";
-  return std::nullopt;
+    return fail("trailing bytes after the msgpack document");
+  return {};
 }
 
-std::optional<request> decode_request(std::string_view in, decode_failure& failure) {
-  failure = {};
-  auto recover = [&](std::string reason) -> std::optional<request> {
-    failure.reason = std::move(reason);
-    failure.id = scan_field(in, "ID");
-    failure.reply_to = scan_field(in, "ReplyTo");
-    return std::nullopt;
+result<request, decode_failure> decode_request(std::string_view in) {
+  auto recover = [&](std::string reason) -> result<request, decode_failure> {
+    return unexpected<decode_failure>{
+      {std::move(reason), scan_field(in, "ID"), scan_field(in, "ReplyTo")}};
   };
   if (in.size() > max_payload_size)
     return recover("request too large: " + std::to_string(in.size()) + " bytes (limit "
                    + std::to_string(max_payload_size) + ")");
-  if (auto err = check_msgpack(in))
-    return recover("malformed request: " + *err);
+  if (auto checked = check_msgpack(in); !checked)
+    return recover("malformed request: " + checked.error());
   json v;
   try {
     v = json::from_msgpack(in.begin(), in.end());
@@ -473,10 +477,8 @@ std::optional<request> decode_request(std::string_view in, decode_failure& failu
       }
     }
   } catch (const type_error& e) {
-    failure.reason = std::string{"malformed request: "} + e.what();
-    failure.id = req.id;
-    failure.reply_to = req.reply_to;
-    return std::nullopt;
+    return unexpected<decode_failure>{
+      {std::string{"malformed request: "} + e.what(), req.id, req.reply_to}};
   }
   return req;
 }
@@ -508,7 +510,7 @@ bytes encode_response(const response& resp) {
   return to_bytes(v);
 }
 
-std::optional<response> decode_response(std::string_view in, std::string& error) {
+result<response> decode_response(std::string_view in) {
   try {
     auto v = parse_value(in);
     if (!v.is_object())
@@ -539,8 +541,7 @@ std::optional<response> decode_response(std::string_view in, std::string& error)
     });
     return r;
   } catch (const type_error& e) {
-    error = e.what();
-    return std::nullopt;
+    return fail(e.what());
   }
 }
 
@@ -560,6 +561,9 @@ bytes encode_strings(const std::vector<std::string>& xs) {
 
 ojson write_value(const std::string& x) {
   return x;
+}
+ojson write_value(container_status x) {
+  return to_string(x);
 }
 ojson write_value(bool x) {
   return x;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "messages/containerd_types.hpp"
+#include "messages/result.hpp"
 #include "messages/types.hpp"
 
 namespace contd::zbus {
@@ -71,7 +72,8 @@ struct decode_failure {
   std::string reply_to; // empty when no reply is possible
 };
 
-/// Thrown by the value decoders when an argument has the wrong type.
+/// Thrown by the value decoders (decode_string, decode_container, ...) when an argument has the
+/// wrong type; the dispatcher catches it and answers the protocol error.
 struct type_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -86,16 +88,16 @@ struct response {
 };
 
 /// Checks that `in` is exactly one well-formed msgpack document whose nesting stays within
-/// `max_depth` and whose declared lengths fit the buffer. Returns an error text or nullopt.
-std::optional<std::string> check_msgpack(std::string_view in, size_t max_depth = max_nesting);
+/// `max_depth` and whose declared lengths fit the buffer; otherwise says where it is not.
+result<void> check_msgpack(std::string_view in, size_t max_depth = max_nesting);
 
-/// Decodes a request envelope. On failure returns nullopt and fills `failure`.
-std::optional<request> decode_request(std::string_view in, decode_failure& failure);
+/// Decodes a request envelope; on failure, the reason and what could be recovered for a reply.
+result<request, decode_failure> decode_request(std::string_view in);
 bytes encode_request(const request& req);
 
 bytes encode_response(const response& resp);
-/// Decodes a response envelope (for contctl and tests); nullopt + `error` on failure.
-std::optional<response> decode_response(std::string_view in, std::string& error);
+/// Decodes a response envelope (for contctl and tests).
+result<response> decode_response(std::string_view in);
 
 // --- values ----------------------------------------------------------------------------------
 

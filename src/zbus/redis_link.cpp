@@ -50,12 +50,10 @@ std::string broker_url::to_string() const {
   return "tcp://" + host + ":" + std::to_string(port);
 }
 
-std::optional<broker_url> parse_broker_url(const std::string& url, std::string& error) {
+result<broker_url> parse_broker_url(const std::string& url) {
   auto sep = url.find("://");
-  if (sep == std::string::npos) {
-    error = "invalid broker URL '" + url + "': expecting tcp:// or unix://";
-    return std::nullopt;
-  }
+  if (sep == std::string::npos)
+    return fail("invalid broker URL '" + url + "': expecting tcp:// or unix://");
   auto scheme = url.substr(0, sep);
   auto rest = url.substr(sep + 3);
   broker_url out;
@@ -71,16 +69,12 @@ std::optional<broker_url> parse_broker_url(const std::string& url, std::string& 
   }
   if (scheme == "unix") {
     // The socket path is the URL path: unix:///var/run/redis.sock -> /var/run/redis.sock.
-    if (slash == std::string::npos) {
-      error = "invalid broker URL '" + url + "': no socket path";
-      return std::nullopt;
-    }
+    if (slash == std::string::npos)
+      return fail("invalid broker URL '" + url + "': no socket path");
     out.is_unix = true;
     out.path = rest.substr(slash);
-    if (out.path.size() < 2) {
-      error = "invalid broker URL '" + url + "': no socket path";
-      return std::nullopt;
-    }
+    if (out.path.size() < 2)
+      return fail("invalid broker URL '" + url + "': no socket path");
     return out;
   }
   if (scheme == "tcp" || scheme == "redis") {
@@ -94,20 +88,15 @@ std::optional<broker_url> parse_broker_url(const std::string& url, std::string& 
       auto port = hostport.substr(colon + 1);
       char* end = nullptr;
       long p = std::strtol(port.c_str(), &end, 10);
-      if (port.empty() || *end != '\0' || p <= 0 || p > 65535) {
-        error = "invalid broker URL '" + url + "': bad port '" + port + "'";
-        return std::nullopt;
-      }
+      if (port.empty() || *end != '\0' || p <= 0 || p > 65535)
+        return fail("invalid broker URL '" + url + "': bad port '" + port + "'");
       out.port = static_cast<int>(p);
     }
-    if (out.host.empty()) {
-      error = "invalid broker URL '" + url + "': no host";
-      return std::nullopt;
-    }
+    if (out.host.empty())
+      return fail("invalid broker URL '" + url + "': no host");
     return out;
   }
-  error = "unknown scheme '" + scheme + "' expecting tcp or unix";
-  return std::nullopt;
+  return fail("unknown scheme '" + scheme + "' expecting tcp or unix");
 }
 
 redis_connection::redis_connection(broker_url url, std::chrono::milliseconds io_timeout)

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "messages/result.hpp"
+
 struct redisContext;
 
 namespace contd::zbus {
@@ -23,8 +25,8 @@ struct broker_url {
   std::string to_string() const; // without the password
 };
 
-/// Parses a broker URL; nullopt + `error` on failure.
-std::optional<broker_url> parse_broker_url(const std::string& url, std::string& error);
+/// Parses a broker URL.
+result<broker_url> parse_broker_url(const std::string& url);
 
 class redis_connection {
 public:

@@ -16,7 +16,7 @@ TEST_CASE_METHOD(fixture, "Run creates namespace, container and a started task w
   CHECK(*id == "c1");
   CHECK(has_container("ns1", "c1"));
   REQUIRE(has_task("ns1", "c1"));
-  CHECK(fake().tasks[{"ns1", "c1"}].status == "running");
+  CHECK(fake().tasks[{"ns1", "c1"}].status == task_status::running);
   // The container is "creating" until the task started; then "running", then the answer.
   CHECK(
     calls_for("c1")
@@ -54,7 +54,7 @@ TEST_CASE_METHOD(fixture, "Inspect returns the request exactly as asked plus the
   CHECK(got->shutdown_timeout == 5'000'000'000);
   CHECK_FALSE(got->created_at.is_zero());
   REQUIRE(got->has_state);
-  CHECK(got->state.status == "running");
+  CHECK(got->state.status == container_status::running);
   CHECK(got->state.pid > 0);
 }
 
@@ -158,7 +158,8 @@ TEST_CASE_METHOD(fixture, "SignalDelete marks the container and sends SIGTERM wi
   CHECK_FALSE(request_void(module, atom::sig_delete_v, std::string{"ns1"}, std::string{"c1"}));
   CHECK(fake().containers[{"ns1", "c1"}].labels.at(label_stop_requested) == "true");
   CHECK(std::count(fake().calls.begin(), fake().calls.end(), "tsk_kill c1 15") == 1);
-  CHECK(fake().tasks[{"ns1", "c1"}].status == "running"); // it ignored SIGTERM; nobody waited
+  CHECK(fake().tasks[{"ns1", "c1"}].status
+        == task_status::running); // it ignored SIGTERM; nobody waited
   auto got = request<container>(module, atom::inspect_v, std::string{"ns1"}, std::string{"c1"});
   REQUIRE(got);
   CHECK(got->state.stop_requested);
@@ -180,7 +181,7 @@ TEST_CASE_METHOD(fixture, "a Delete whose SIGTERM is ignored holds only its own 
   // Meanwhile: another container of the same tenant, and another tenant, are served at once.
   auto r1 = request<container>(module, atom::inspect_v, std::string{"ns1"}, std::string{"other"});
   REQUIRE(r1);
-  CHECK(r1->state.status == "running");
+  CHECK(r1->state.status == container_status::running);
   auto r2 = request<container>(module, atom::inspect_v, std::string{"ns2"}, std::string{"far"});
   REQUIRE(r2);
   REQUIRE(run_container("ns1", make_container("fresh")));
@@ -413,7 +414,7 @@ TEST_CASE_METHOD(fixture, "Inspects of one container run side by side, a write w
   rec.id = "c1";
   rec.spec_json = R"({"process":{"args":["/bin/sleep","9"]}})";
   fake().containers[{"ns1", "c1"}] = rec;
-  fake().tasks[{"ns1", "c1"}] = task_info{"c1", 7, "running", 0, go_time{}};
+  fake().tasks[{"ns1", "c1"}] = task_info{"c1", 7, task_status::running, 0, go_time{}};
   fake().slow_get.insert("c1");
   fake().calls.clear();
   auto i1 =

@@ -63,7 +63,7 @@ struct supervision : fixture {
 
   /// A container record as an earlier contd left it (the spec carries the request).
   void leave_container(const std::string& id, const std::string& desired,
-                       std::optional<std::string> task_status, uint32_t exit_status = 0,
+                       std::optional<task_status> status, uint32_t exit_status = 0,
                        label_map extra = {}) {
     auto c = make_container(id);
     oci::node_facts node;
@@ -78,13 +78,13 @@ struct supervision : fixture {
     rec.runtime = "io.containerd.runc.v2";
     fake().containers[{ns1, id}] = rec;
     fake().namespaces.insert(ns1);
-    if (task_status) {
+    if (status) {
       task_info t;
       t.id = id;
       t.pid = 5000 + static_cast<uint32_t>(fake().tasks.size());
-      t.status = *task_status;
+      t.status = *status;
       t.exit_status = exit_status;
-      if (*task_status == "stopped")
+      if (*status == task_status::stopped)
         t.exited_at = go_time{1800000000 - 30, 0};
       fake().tasks[{ns1, id}] = t;
     }
@@ -109,18 +109,18 @@ TEST_CASE_METHOD(supervision, "a crashed container is restarted after about 1 s 
   auto first_pid = task("c1").pid;
   crash("c1", 1);
   auto c = inspect("c1");
-  CHECK(c.state.status == "restarting");
+  CHECK(c.state.status == container_status::restarting);
   CHECK(c.state.restarts == 0);
   CHECK(c.state.last_exit_code == 1);
   CHECK_FALSE(c.state.last_exited_at.is_zero());
   CHECK(count_calls("tsk_create c1 " + logger_uri(logs_dir + "/ns1/c1.log")) == 1);
   advance(790ms); // below the smallest jittered backoff (0.8 s)
-  CHECK(task("c1").status == "stopped");
+  CHECK(task("c1").status == task_status::stopped);
   advance(420ms); // past the largest (1.2 s)
-  REQUIRE(task("c1").status == "running");
+  REQUIRE(task("c1").status == task_status::running);
   CHECK(task("c1").pid != first_pid);
   c = inspect("c1");
-  CHECK(c.state.status == "running");
+  CHECK(c.state.status == container_status::running);
   CHECK(c.state.pid == task("c1").pid);
   CHECK(c.state.restarts == 1);
   CHECK(c.state.last_exit_code == 1);
@@ -144,7 +144,7 @@ TEST_CASE_METHOD(supervision,
   }
   crash("c1", 1);
   auto c = inspect("c1");
-  CHECK(c.state.status == "failed");
+  CHECK(c.state.status == container_status::failed);
   CHECK(c.state.restarts == 3);
   CHECK(c.state.reason.find("4 exits within 60 s") != std::string::npos);
   CHECK(label("c1", label_failed) == c.state.reason);
@@ -154,7 +154,7 @@ TEST_CASE_METHOD(supervision,
   // A restarted contd reads the decision back instead of starting over.
   restart_contd();
   c = inspect("c1");
-  CHECK(c.state.status == "failed");
+  CHECK(c.state.status == container_status::failed);
   CHECK(c.state.restarts == 3);
   advance(5s);
   CHECK(count_calls("tsk_start c1") == starts);
@@ -165,7 +165,7 @@ TEST_CASE_METHOD(supervision, "exits spread wider than the window never give up"
   for (int i = 0; i < 6; ++i) {
     crash("c1", 1);
     advance(30s); // restarted after ~1 s, then runs; exits stay 30 s apart
-    REQUIRE(task("c1").status == "running");
+    REQUIRE(task("c1").status == task_status::running);
   }
   CHECK(inspect("c1").state.restarts == 6);
 }
@@ -182,10 +182,10 @@ TEST_CASE_METHOD(supervision,
   crash("onf", 0);
   crash("never", 3);
   advance(5s);
-  CHECK(task("onf").status == "stopped");
-  CHECK(task("never").status == "stopped");
+  CHECK(task("onf").status == task_status::stopped);
+  CHECK(task("never").status == task_status::stopped);
   auto a = inspect("onf");
-  CHECK(a.state.status == "stopped");
+  CHECK(a.state.status == container_status::stopped);
   CHECK(a.state.restarts == 0);
   CHECK(a.restart == onf.restart); // Inspect returns the policy as asked
   CHECK(inspect("never").state.exit_code == 3);
@@ -194,7 +194,7 @@ TEST_CASE_METHOD(supervision,
   REQUIRE(run_container(ns1, onf));
   crash("onf", 2);
   advance(1300ms);
-  CHECK(task("onf").status == "running");
+  CHECK(task("onf").status == task_status::running);
   CHECK(inspect("onf").state.restarts == 1);
 }
 
@@ -205,30 +205,30 @@ TEST_CASE_METHOD(supervision, "MaxRestarts and Window of the request are honoure
   REQUIRE(run_container(ns1, c));
   crash("c1", 1);
   advance(1300ms);
-  REQUIRE(task("c1").status == "running");
+  REQUIRE(task("c1").status == task_status::running);
   crash("c1", 1); // the 2nd exit within 10 s: MaxRestarts 1 is spent
-  CHECK(inspect("c1").state.status == "failed");
+  CHECK(inspect("c1").state.status == container_status::failed);
 }
 
 TEST_CASE_METHOD(supervision, "SignalDelete then exit: the container stays stopped",
                  "[supervision]") {
   REQUIRE(run_container(ns1, make_container("c1")));
   REQUIRE_FALSE(request_void(module, atom::sig_delete_v, ns1, std::string{"c1"}));
-  CHECK(task("c1").status == "stopped"); // the fake's process obeys SIGTERM
+  CHECK(task("c1").status == task_status::stopped); // the fake's process obeys SIGTERM
   advance(10s);
-  CHECK(task("c1").status == "stopped");
+  CHECK(task("c1").status == task_status::stopped);
   auto c = inspect("c1");
-  CHECK(c.state.status == "stopped");
+  CHECK(c.state.status == container_status::stopped);
   CHECK(c.state.stop_requested);
   CHECK(c.state.restarts == 0);
   CHECK(label("c1", label_desired) == "stopped");
   // ... also across a restart of contd.
   restart_contd();
   advance(10s);
-  CHECK(task("c1").status == "stopped");
+  CHECK(task("c1").status == task_status::stopped);
   // An identical Run brings it back.
   REQUIRE(run_container(ns1, make_container("c1")));
-  CHECK(task("c1").status == "running");
+  CHECK(task("c1").status == task_status::running);
   CHECK(label("c1", label_desired) == "running");
   CHECK(label("c1", label_stop_requested).empty());
 }
@@ -238,7 +238,7 @@ TEST_CASE_METHOD(supervision,
                  "[supervision]") {
   REQUIRE(run_container(ns1, make_container("c1")));
   crash("c1", 1);
-  REQUIRE(inspect("c1").state.status == "restarting");
+  REQUIRE(inspect("c1").state.status == container_status::restarting);
   auto starts = count_calls("tsk_start c1");
   // Answered without any time passing: no grace period for a stopped task, no wait for the
   // backoff.
@@ -256,12 +256,12 @@ TEST_CASE_METHOD(supervision, "an OOM kill counts as an exit and is reported as 
   crash("c1", 137);
   auto c = inspect("c1");
   CHECK(c.state.oom_killed);
-  CHECK(c.state.status == "restarting");
+  CHECK(c.state.status == container_status::restarting);
   CHECK(c.state.last_exit_code == 137);
   CHECK(label("c1", label_oom_killed) == "true");
   advance(1300ms);
   c = inspect("c1");
-  CHECK(c.state.status == "running");
+  CHECK(c.state.status == container_status::running);
   CHECK(c.state.restarts == 1);
   CHECK_FALSE(c.state.oom_killed); // the new process was not OOM-killed
 }
@@ -273,7 +273,7 @@ TEST_CASE_METHOD(supervision, "exits of exec'd processes never count", "[supervi
   run();
   advance(5s);
   auto c = inspect("c1");
-  CHECK(c.state.status == "running");
+  CHECK(c.state.status == container_status::running);
   CHECK(c.state.restarts == 0);
 }
 
@@ -282,11 +282,11 @@ TEST_CASE_METHOD(supervision, "an exit of an older task, reported late, is not a
   REQUIRE(run_container(ns1, make_container("c1")));
   crash("c1", 1);
   advance(1300ms);
-  REQUIRE(task("c1").status == "running");
+  REQUIRE(task("c1").status == task_status::running);
   task_event stale{ns1, "/tasks/exit", "c1", "c1", 1, 1, go_time{}}; // not the current pid
   self->send(module, atom::event_v, stale);
   run();
-  CHECK(inspect("c1").state.status == "running");
+  CHECK(inspect("c1").state.status == container_status::running);
 }
 
 // --- the model
@@ -301,7 +301,7 @@ TEST_CASE_METHOD(supervision, "Inspect of a supervised container makes no contai
   auto got = inspect("c1");
   CHECK(fake().calls.empty());
   CHECK(got.memory == uint64_t{64} << 20);
-  CHECK(got.state.status == "running");
+  CHECK(got.state.status == container_status::running);
   CHECK(got.state.pid == task("c1").pid);
   CHECK_FALSE(got.created_at.is_zero());
 }
@@ -310,15 +310,15 @@ TEST_CASE_METHOD(supervision, "after a stream gap the tenant reconciles before t
                  "[supervision][model]") {
   REQUIRE(run_container(ns1, make_container("c1")));
   // The task died while the stream was down: no event ever comes for it.
-  task("c1").status = "stopped";
+  task("c1").status = task_status::stopped;
   task("c1").exit_status = 9;
   self->send(module, atom::resync_v);
   run();
   auto c = inspect("c1");
-  CHECK(c.state.status == "restarting");
+  CHECK(c.state.status == container_status::restarting);
   CHECK(c.state.last_exit_code == 9);
   advance(1300ms);
-  CHECK(task("c1").status == "running");
+  CHECK(task("c1").status == task_status::running);
   CHECK(inspect("c1").state.restarts == 1);
 }
 
@@ -373,12 +373,12 @@ TEST_CASE_METHOD(supervision,
     fake().down = false;
     auto again = run_container(ns1, make_container("c1"));
     REQUIRE(again);
-    CHECK(task("c1").status == "running");
+    CHECK(task("c1").status == task_status::running);
     CHECK(label("c1", label_desired) == "running");
     self->send(module, atom::resync_v);
     run();
-    CHECK(task("c1").status == "running"); // the reconciler agrees
-    CHECK(inspect("c1").state.status == "running");
+    CHECK(task("c1").status == task_status::running); // the reconciler agrees
+    CHECK(inspect("c1").state.status == container_status::running);
   }
 }
 
@@ -411,12 +411,12 @@ TEST_CASE_METHOD(supervision, "Delete while containerd is down says so and chang
   CHECK(error_text(err).find("nothing was changed") != std::string::npos);
   CHECK(error_text(err).find("SIGKILL") == std::string::npos);
   fake().down = false;
-  CHECK(task("c1").status == "running");
-  CHECK(inspect("c1").state.status == "running");
+  CHECK(task("c1").status == task_status::running);
+  CHECK(inspect("c1").state.status == container_status::running);
   // Supervision goes on: a crash is still restarted.
   crash("c1", 1);
   advance(1300ms);
-  CHECK(task("c1").status == "running");
+  CHECK(task("c1").status == task_status::running);
 }
 
 TEST_CASE_METHOD(supervision,
@@ -449,22 +449,22 @@ TEST_CASE_METHOD(supervision,
                  "[supervision][reconcile]") {
   // What an earlier contd (or containerd) left behind.
   leave_container("run-no-task", "running", std::nullopt);
-  leave_container("run-created", "running", std::string{"created"});
-  leave_container("run-dead", "running", std::string{"stopped"}, 137);
-  leave_container("run-ok", "running", std::string{"running"});
+  leave_container("run-created", "running", task_status::created);
+  leave_container("run-dead", "running", task_status::stopped, 137);
+  leave_container("run-ok", "running", task_status::running);
   leave_container("new-no-task", "creating", std::nullopt);
-  leave_container("new-created", "creating", std::string{"created"});
-  leave_container("new-running", "creating", std::string{"running"});
-  leave_container("stopped", "stopped", std::string{"stopped"}, 143);
-  leave_container("deleting", "deleted", std::string{"running"});
-  leave_container("gave-up", "running", std::string{"stopped"}, 1,
+  leave_container("new-created", "creating", task_status::created);
+  leave_container("new-running", "creating", task_status::running);
+  leave_container("stopped", "stopped", task_status::stopped, 143);
+  leave_container("deleting", "deleted", task_status::running);
+  leave_container("gave-up", "running", task_status::stopped, 1,
                   {{label_failed, "gave up: 4 exits within 60 s"}});
   // A container contd did not create, with a dead task: never touched.
   container_record foreign;
   foreign.id = "foreign";
   foreign.spec_json = "{}";
   fake().containers[{ns1, "foreign"}] = foreign;
-  fake().tasks[{ns1, "foreign"}] = task_info{"foreign", 77, "stopped", 1, go_time{}};
+  fake().tasks[{ns1, "foreign"}] = task_info{"foreign", 77, task_status::stopped, 1, go_time{}};
   auto ok_pid = task("run-ok").pid;
 
   restart_contd(); // subscribes; the stream's resync reconciles every namespace
@@ -474,24 +474,24 @@ TEST_CASE_METHOD(supervision,
     CHECK_FALSE(has_container(ns1, id));
     CHECK_FALSE(has_task(ns1, id));
   }
-  CHECK(task("run-no-task").status == "running");
-  CHECK(task("run-created").status == "running");
-  CHECK(task("run-dead").status == "stopped");
-  CHECK(inspect("run-dead").state.status == "restarting");
+  CHECK(task("run-no-task").status == task_status::running);
+  CHECK(task("run-created").status == task_status::running);
+  CHECK(task("run-dead").status == task_status::stopped);
+  CHECK(inspect("run-dead").state.status == container_status::restarting);
   advance(1300ms);
-  CHECK(task("run-dead").status == "running");
+  CHECK(task("run-dead").status == task_status::running);
   CHECK(inspect("run-dead").state.restarts == 1);
   CHECK(inspect("run-dead").state.last_exit_code == 137);
   CHECK(task("run-ok").pid == ok_pid); // left alone
-  CHECK(inspect("run-ok").state.status == "running");
-  CHECK(task("stopped").status == "stopped");
-  CHECK(inspect("stopped").state.status == "stopped");
-  CHECK(inspect("gave-up").state.status == "failed");
-  CHECK(task("gave-up").status == "stopped");
+  CHECK(inspect("run-ok").state.status == container_status::running);
+  CHECK(task("stopped").status == task_status::stopped);
+  CHECK(inspect("stopped").state.status == container_status::stopped);
+  CHECK(inspect("gave-up").state.status == container_status::failed);
+  CHECK(task("gave-up").status == task_status::stopped);
   advance(10s); // the interrupted delete's grace period
   CHECK_FALSE(has_container(ns1, "deleting"));
   CHECK(fake().containers.count({ns1, "foreign"}));
-  CHECK(task("foreign").status == "stopped");
+  CHECK(task("foreign").status == task_status::stopped);
   CHECK(count_calls("ctr_labels foreign") == 0);
 }
 
@@ -502,14 +502,14 @@ TEST_CASE_METHOD(supervision,
   leave_container("c1", "creating", std::nullopt);
   restart_contd();
   // The resync has already removed it here; leave it again and Run before any resync.
-  leave_container("c2", "creating", std::string{"created"});
+  leave_container("c2", "creating", task_status::created);
   auto r = run_container(ns1, make_container("c2"));
   REQUIRE(r);
-  CHECK(task("c2").status == "running");
+  CHECK(task("c2").status == task_status::running);
   CHECK(label("c2", label_desired) == "running");
   self->send(module, atom::resync_v);
   run();
-  CHECK(task("c2").status == "running");
+  CHECK(task("c2").status == task_status::running);
 }
 
 TEST_CASE_METHOD(supervision, "the periodic reconcile catches a task removed behind contd's back",
@@ -518,7 +518,7 @@ TEST_CASE_METHOD(supervision, "the periodic reconcile catches a task removed beh
   fake().tasks.erase({ns1, "c1"}); // no event: as if the stream missed it
   advance(61s);
   REQUIRE(has_task(ns1, "c1"));
-  CHECK(task("c1").status == "running");
+  CHECK(task("c1").status == task_status::running);
   CHECK(inspect("c1").state.restarts == 1);
 }
 

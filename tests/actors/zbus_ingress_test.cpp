@@ -91,9 +91,8 @@ struct fixture : deterministic_fixture<> {
   /// The last reply, decoded.
   zbus::response last_reply() {
     REQUIRE(!replies_state().replies.empty());
-    std::string err;
-    auto r = zbus::decode_response(replies_state().replies.back().second, err);
-    INFO(err);
+    auto r = zbus::decode_response(replies_state().replies.back().second);
+    INFO(r.error());
     REQUIRE(r);
     return *r;
   }
@@ -125,8 +124,7 @@ TEST_CASE_METHOD(fixture, "replies to the captured requests equal the Go server'
     push(vector_file(r.req));
     REQUIRE(replies_state().replies.size() == before + 1);
     auto& [key, bytes] = replies_state().replies.back();
-    zbus::decode_failure f;
-    CHECK(key == zbus::decode_request(vector_file(r.req), f)->reply_to);
+    CHECK(key == zbus::decode_request(vector_file(r.req))->reply_to);
     CHECK(bytes == vector_file(r.resp));
   }
   CHECK(module_state().calls
@@ -143,8 +141,7 @@ TEST_CASE_METHOD(fixture, "Inspect replies decode to the captured Inspect values
                  "[zbus][ingress]") {
   push(vector_file("inspect.req.bin"));
   auto ours = last_reply();
-  std::string err;
-  auto theirs = zbus::decode_response(vector_file("inspect.resp.bin"), err);
+  auto theirs = zbus::decode_response(vector_file("inspect.resp.bin"));
   REQUIRE(theirs);
   REQUIRE(ours.data);
   CHECK(zbus::decode_container(*ours.data) == zbus::decode_container(*theirs->data));
@@ -237,8 +234,7 @@ TEST_CASE_METHOD(fixture, "many concurrent calls complete independently and out 
     release(name);
     auto& [key, bytes] = replies_state().replies.back();
     CHECK(key == "id-" + std::to_string(i));
-    std::string err;
-    auto r = zbus::decode_response(bytes, err);
+    auto r = zbus::decode_response(bytes);
     REQUIRE(r);
     CHECK(zbus::decode_string(*r->data) == name + "-id");
   }

@@ -27,10 +27,9 @@ int main(int argc, char** argv) {
   sigaddset(&stop, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
-  std::string error;
-  auto broker = contd::zbus::parse_broker_url(argv[4], error);
+  auto broker = contd::zbus::parse_broker_url(argv[4]);
   if (!broker) {
-    std::fprintf(stderr, "host: %s\n", error.c_str());
+    std::fprintf(stderr, "host: %s\n", broker.error().c_str());
     return 2;
   }
   contd::actor_config cfg; // registers contd's message types

@@ -112,9 +112,9 @@ inline void fake_stop_task(fake_containerd_pointer self, const fake_containerd_s
                            uint32_t status) {
   auto& st = self->state;
   auto it = st.tasks.find(k);
-  if (it == st.tasks.end() || it->second.status == "stopped")
+  if (it == st.tasks.end() || it->second.status == task_status::stopped)
     return;
-  it->second.status = "stopped";
+  it->second.status = task_status::stopped;
   it->second.exit_status = status;
   it->second.exited_at = fake_now(self);
   exit_info ex{status, it->second.exited_at};
@@ -258,7 +258,7 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
       task_info t;
       t.id = id;
       t.pid = ++st.next_pid;
-      t.status = "created";
+      t.status = task_status::created;
       st.tasks[{ns, id}] = t;
       return t.pid;
     },
@@ -273,7 +273,7 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
       auto it = st.tasks.find({ns, id});
       if (it == st.tasks.end())
         return make_error(errc::not_found, "task " + id + " not found");
-      it->second.status = "running";
+      it->second.status = task_status::running;
       fake_publish(self, task_event{ns, "/tasks/start", id, id, it->second.pid, 0, go_time{}});
       return it->second.pid;
     },
@@ -329,7 +329,7 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
       auto it = st.tasks.find({ns, id});
       if (it == st.tasks.end())
         return make_error(errc::not_found, "task " + id + " not found");
-      if (it->second.status == "stopped")
+      if (it->second.status == task_status::stopped)
         return exit_info{it->second.exit_status, it->second.exited_at};
       auto rp = self->make_response_promise<exit_info>();
       auto wid = st.next_wait++;
@@ -357,7 +357,7 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
       auto it = st.tasks.find({ns, id});
       if (it == st.tasks.end())
         return make_error(errc::not_found, "task " + id + " not found");
-      if (it->second.status == "running")
+      if (it->second.status == task_status::running)
         return make_error(errc::internal, "cannot delete a running process");
       exit_info ex{it->second.exit_status, it->second.exited_at};
       auto pid = it->second.pid;
@@ -375,7 +375,7 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
       if (auto err = failure("tsk_metrics", id))
         return err;
       auto it = st.tasks.find({ns, id});
-      if (it == st.tasks.end() || it->second.status != "running")
+      if (it == st.tasks.end() || it->second.status != task_status::running)
         return make_error(errc::not_found, "no metrics for container \"" + id + "\" in namespace \""
                                              + ns + "\": not found");
       auto m = st.metrics.find(id);

@@ -141,7 +141,7 @@ TEST_CASE("a container runs to completion: create, start, wait for its exit code
   CHECK(*pid > 0);
   auto created = env.ask<task_info>(atom::tsk_get_v, ns, "life");
   REQUIRE(created);
-  CHECK(created->status == "created");
+  CHECK(created->status == task_status::created);
   CHECK(created->id == "life");
 
   auto started = env.ask<uint32_t>(atom::tsk_start_v, ns, "life");
@@ -154,7 +154,7 @@ TEST_CASE("a container runs to completion: create, start, wait for its exit code
 
   auto stopped = env.ask<task_info>(atom::tsk_get_v, ns, "life");
   REQUIRE(stopped);
-  CHECK(stopped->status == "stopped");
+  CHECK(stopped->status == task_status::stopped);
   CHECK(stopped->exit_status == 3);
 
   auto deleted = env.ask<exit_info>(atom::tsk_delete_v, ns, "life");
@@ -183,7 +183,7 @@ TEST_CASE("a PID 1 that ignores SIGTERM keeps running, and SIGKILL to all ends i
   CHECK(early.error() == errc::timeout);
   auto still = env.ask<task_info>(atom::tsk_get_v, ns, "stubborn");
   REQUIRE(still);
-  CHECK(still->status == "running");
+  CHECK(still->status == task_status::running);
 
   REQUIRE(env.ask_void(atom::tsk_kill_v, ns, "stubborn", uint32_t{9}, true) == caf::error{});
   auto exit = env.ask<exit_info>(atom::tsk_wait_v, ns, "stubborn", caf::timespan{10s});
@@ -237,7 +237,7 @@ TEST_CASE("exec reports the exit code, writes the output to the capture file, an
   CHECK(took < 10s);
   auto host = env.ask<task_info>(atom::tsk_get_v, ns, "host");
   REQUIRE(host);
-  CHECK(host->status == "running");
+  CHECK(host->status == task_status::running);
 
   // The exec ids are free again (DeleteProcess ran every time); no capture means /dev/null.
   auto again = env.ask<exec_result>(atom::exec_run_v, ns, "host", "e3",
@@ -470,7 +470,7 @@ TEST_CASE(
   CHECK(took < 5s);
   auto t = env.ask<task_info>(atom::tsk_get_v, ns, "sleeper");
   REQUIRE(t);
-  CHECK(t->status == "running");
+  CHECK(t->status == task_status::running);
 
   // Two long waits, cancelled together; an unrelated container's wait is not touched.
   env.run("other", {"/bin/sleep", "1000"});
@@ -504,7 +504,7 @@ TEST_CASE(
   CHECK(rc->exit_status == 137);
   t = env.ask<task_info>(atom::tsk_get_v, ns, "sleeper");
   REQUIRE(t);
-  CHECK(t->status == "running");
+  CHECK(t->status == task_status::running);
 }
 
 namespace {
@@ -587,7 +587,7 @@ TEST_CASE("after a containerd restart the adapter recovers and the event stream 
   CHECK(clock_type::now() - t0 < 5s);
   auto survivor = env.ask<task_info>(atom::tsk_get_v, ns, "survivor");
   REQUIRE(survivor);
-  CHECK(survivor->status == "running"); // the shim kept it alive
+  CHECK(survivor->status == task_status::running); // the shim kept it alive
 
   // The subscription re-opened by itself: an exit after the restart arrives. Events while the
   // stream is down are not replayed, so try a few containers until one is seen.

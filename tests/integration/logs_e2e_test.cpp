@@ -125,10 +125,7 @@ struct node {
     REQUIRE(eventually([&] { return status_ok(); }, 20s));
   }
 
-  bool status_ok() {
-    std::string err;
-    return client.status(1s, err).has_value();
-  }
+  bool status_ok() { return client.status(1s).ok(); }
 
   container make(const std::string& name, const std::string& entrypoint) {
     container c;
@@ -143,11 +140,10 @@ struct node {
 
   zbus::response call(const std::string& method, std::vector<zbus::bytes> in,
                       std::chrono::milliseconds t = 60s, zbus::client* cl = nullptr) {
-    std::string err;
-    auto r = (cl ? *cl : client).call(method, std::move(in), t, err);
+    auto r = (cl ? *cl : client).call(method, std::move(in), t);
     if (!r) {
       zbus::response none;
-      none.call_error = "no reply: " + err;
+      none.call_error = "no reply: " + r.error();
       return none;
     }
     return *r;
@@ -174,7 +170,7 @@ struct node {
     auto r = two("Inspect", id);
     if (r.call_error || !r.data)
       return "?";
-    return zbus::decode_container(*r.data).state.status;
+    return to_string(zbus::decode_container(*r.data).state.status);
   }
 
   fs::path log_file(const std::string& id, const std::string& in_ns = {}) const {
@@ -568,7 +564,7 @@ TEST_CASE("a full disk: other tenants keep working, Exec reports that its output
   // The chatty container still runs: its writes are dropped, not blocked.
   auto i = n.two("Inspect", "chatty", chatty_ns);
   REQUIRE_FALSE(i.call_error);
-  CHECK(zbus::decode_container(*i.data).state.status == "running");
+  CHECK(zbus::decode_container(*i.data).state.status == container_status::running);
   // Room again: the logger writes again and reports in the log what it dropped.
   fs::remove(ballast);
   REQUIRE(eventually(

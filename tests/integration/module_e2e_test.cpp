@@ -92,9 +92,8 @@ struct caller {
 
   zbus::response call(const std::string& method, std::vector<zbus::bytes> inputs,
                       std::chrono::milliseconds timeout = 60s) {
-    std::string err;
-    auto r = client.call(method, std::move(inputs), timeout, err);
-    INFO(method << ": " << err);
+    auto r = client.call(method, std::move(inputs), timeout);
+    INFO(method << ": " << r.error());
     REQUIRE(r);
     REQUIRE_FALSE(r->protocol_error); // a valid call never gets a protocol error
     return *r;
@@ -149,7 +148,7 @@ TEST_CASE("every method against real containerd through Redis", "[e2e][integrati
   CHECK(got.memory == spec.memory);
   CHECK_FALSE(got.created_at.is_zero());
   REQUIRE(got.has_state);
-  CHECK(got.state.status == "running");
+  CHECK(got.state.status == container_status::running);
   CHECK(got.state.pid > 0);
 
   // Logs: the container's own output, through contd's logger (binary://).
@@ -184,7 +183,7 @@ TEST_CASE("every method against real containerd through Redis", "[e2e][integrati
   CHECK_FALSE(sig.call_error);
   REQUIRE(eventually([&] {
     auto i = zbus::decode_container(*c.two("Inspect", ns, "web1").data);
-    return i.state.status == "stopped";
+    return i.state.status == container_status::stopped;
   }));
   auto after = zbus::decode_container(*c.two("Inspect", ns, "web1").data);
   CHECK(after.state.stop_requested);
@@ -302,14 +301,13 @@ TEST_CASE("concurrent Runs in 10 tenants all succeed", "[e2e][integration]") {
   for (int i = 0; i < 10; ++i)
     threads.emplace_back([&, i] {
       caller c{s};
-      std::string err;
       auto r =
         c.client.call("Run",
                       {zbus::encode_string(nss[i]),
                        zbus::encode_container(s.make("c" + std::to_string(i), "/bin/sleep 1000"))},
-                      60s, err);
+                      60s);
       if (!r)
-        errors[i] = err;
+        errors[i] = r.error();
       else if (r->call_error)
         errors[i] = *r->call_error;
     });
@@ -321,7 +319,7 @@ TEST_CASE("concurrent Runs in 10 tenants all succeed", "[e2e][integration]") {
     CHECK_FALSE(errors[i]);
     auto insp = c.two("Inspect", nss[i], "c" + std::to_string(i));
     REQUIRE_FALSE(insp.call_error);
-    CHECK(zbus::decode_container(*insp.data).state.status == "running");
+    CHECK(zbus::decode_container(*insp.data).state.status == container_status::running);
   }
   for (int i = 0; i < 10; ++i)
     CHECK_FALSE(c.two("Delete", nss[i], "c" + std::to_string(i)).call_error);
@@ -340,7 +338,7 @@ TEST_CASE("a container killed by the OOM killer is reported OOMKilled", "[e2e][i
     REQUIRE(eventually(
       [&] {
         got = zbus::decode_container(*c.two("Inspect", ns, "hog").data);
-        return got.state.status == "stopped" && got.state.oom_killed;
+        return got.state.status == container_status::stopped && got.state.oom_killed;
       },
       30s));
     CHECK(got.state.exit_code == 137);
@@ -351,7 +349,7 @@ TEST_CASE("a container killed by the OOM killer is reported OOMKilled", "[e2e][i
     REQUIRE(eventually(
       [&] {
         got = zbus::decode_container(*c.two("Inspect", ns, "hog").data);
-        return got.state.status == "restarting" && got.state.oom_killed;
+        return got.state.status == container_status::restarting && got.state.oom_killed;
       },
       30s));
     CHECK(got.state.last_exit_code == 137);
@@ -402,7 +400,7 @@ GREETING = "overridden?"
   CHECK(got.entrypoint.empty()); // what the caller sent
   CHECK(got.working_dir.empty());
   CHECK(got.env == spec.env);
-  CHECK(got.state.status == "running");
+  CHECK(got.state.status == container_status::running);
   CHECK_FALSE(c.two("Delete", ns, "v1").call_error);
 
   // A broken file: a clear error naming it, and nothing created.

@@ -35,8 +35,7 @@ redis_server::~redis_server() {
 }
 
 zbus::broker_url redis_server::broker() const {
-  std::string err;
-  auto b = *zbus::parse_broker_url(url(), err);
+  auto b = *zbus::parse_broker_url(url());
   b.password = password_;
   return b;
 }

@@ -207,9 +207,9 @@ TEST_CASE("hostile namespaces and ids are refused without touching anything") {
   auto r = sr::reap(fake, opts);
   CHECK_FALSE(r.ok);
   CHECK(r.actions.empty());
-  std::string err;
-  CHECK_FALSE(sr::find_containerd(fake.address, &err).has_value());
-  CHECK_FALSE(err.empty());
+  auto none = sr::find_containerd(fake.address);
+  REQUIRE_FALSE(none);
+  CHECK_FALSE(none.error().empty());
   CHECK(process_alive(victim));
   CHECK(fs::exists(fake.bundle));
 
@@ -267,10 +267,9 @@ TEST_CASE("a healthy shim of a running or exited task is never classified leaked
 
   auto check_all = [&](const char* when) {
     INFO(when);
-    std::string err;
-    auto c = sr::find_containerd(ctrd.socket(), &err);
-    INFO(err);
-    REQUIRE(c.has_value());
+    auto c = sr::find_containerd(ctrd.socket());
+    INFO(c.error());
+    REQUIRE(c.ok());
     CHECK(c->pid == ctrd.pid());
     for (const std::string id : {"busy", "done"}) {
       auto shims = sr::find_shims(ctrd.socket(), ns, id);
@@ -338,10 +337,9 @@ TEST_CASE("shims leaked by a kill -9 of containerd during Tasks.Create are reape
     std::this_thread::sleep_for(1s);
     ctrd.start();
 
-    std::string err;
-    auto c = sr::find_containerd(ctrd.socket(), &err);
-    INFO(err);
-    REQUIRE(c.has_value());
+    auto c = sr::find_containerd(ctrd.socket());
+    INFO(c.error());
+    REQUIRE(c.ok());
     REQUIRE(c->pid == ctrd.pid());
     std::map<std::string, std::string> listed; // id -> status
     for (const auto& line : lines_of(ctrd.ctr({"-n", ns, "tasks", "ls"}, 20s).output)) {

@@ -92,10 +92,7 @@ struct node {
     REQUIRE(eventually([&] { return status_ok(); }, 20s));
   }
 
-  bool status_ok() {
-    std::string err;
-    return client.status(1s, err).has_value();
-  }
+  bool status_ok() { return client.status(1s).ok(); }
 
   container make(const std::string& name, const std::string& entrypoint) {
     container c;
@@ -110,11 +107,10 @@ struct node {
 
   static zbus::response call(zbus::client& cl, const std::string& method,
                              std::vector<zbus::bytes> in, std::chrono::milliseconds t = 60s) {
-    std::string err;
-    auto r = cl.call(method, std::move(in), t, err);
+    auto r = cl.call(method, std::move(in), t);
     if (!r) {
       zbus::response none;
-      none.call_error = "no reply: " + err;
+      none.call_error = "no reply: " + r.error();
       return none;
     }
     return *r;
@@ -189,7 +185,7 @@ struct node {
 std::string describe(const std::optional<container>& c) {
   if (!c)
     return "(no container)";
-  return c->state.status + " pid " + std::to_string(c->state.pid) + " restarts "
+  return to_string(c->state.status) + " pid " + std::to_string(c->state.pid) + " restarts "
          + std::to_string(c->state.restarts) + " reason '" + c->state.reason + "'";
 }
 
@@ -234,14 +230,14 @@ TEST_CASE("a crash loop restarts with growing delays and gives up at the 4th exi
     if (!restart_seen.count(k)) {
       restart_seen[k] = clock::now();
     }
-    if (last->state.status == "restarting")
+    if (last->state.status == container_status::restarting)
       exit_before[k] = last->state.last_exited_at;
-    if (last->state.status == "failed")
+    if (last->state.status == container_status::failed)
       break;
     std::this_thread::sleep_for(25ms);
   }
   INFO(describe(last));
-  REQUIRE(last->state.status == "failed");
+  REQUIRE(last->state.status == container_status::failed);
   CHECK(last->state.restarts == 3);
   CHECK(last->state.last_exit_code == 1);
   CHECK(last->state.reason.find("4 exits within 60 s") != std::string::npos);
@@ -261,14 +257,17 @@ TEST_CASE("a crash loop restarts with growing delays and gives up at the 4th exi
   std::this_thread::sleep_for(3s);
   auto after = n.inspect("loop");
   REQUIRE(after);
-  CHECK(after->state.status == "failed");
+  CHECK(after->state.status == container_status::failed);
   CHECK(after->state.restarts == 3);
   CHECK(n.tasks()["loop"] == "STOPPED");
   CHECK_FALSE(n.two("Delete", "loop").call_error);
   CHECK_FALSE(n.has_container("loop"));
   // The events, in order: started, then three rounds of exited/restarting/restarted, then the
-  // 4th exit and failed, then deleted.
-  std::this_thread::sleep_for(300ms);
+  // 4th exit and failed, then deleted (the last one published, so the wait ends with it).
+  CHECK(eventually([&] {
+    std::lock_guard<std::mutex> g{events_mutex};
+    return !events.empty() && events.back().kind == "deleted";
+  }));
   listening = false;
   listener.join();
   std::vector<std::string> kinds;
@@ -300,13 +299,13 @@ TEST_CASE("on-failure with exit 0 is not restarted, a Run again restarts it",
   REQUIRE_FALSE(n.run(c).call_error);
   REQUIRE(eventually([&] {
     auto i = n.inspect("once");
-    return i && i->state.status == "stopped";
+    return i && i->state.status == container_status::stopped;
   }));
   std::this_thread::sleep_for(2500ms);
   auto i = n.inspect("once");
   REQUIRE(i);
   INFO(describe(i));
-  CHECK(i->state.status == "stopped");
+  CHECK(i->state.status == container_status::stopped);
   CHECK(i->state.restarts == 0);
   CHECK(i->state.exit_code == 0);
   CHECK(i->restart == c.restart);
@@ -315,7 +314,8 @@ TEST_CASE("on-failure with exit 0 is not restarted, a Run again restarts it",
   REQUIRE_FALSE(n.run(c).call_error);
   auto again = n.inspect("once");
   REQUIRE(again);
-  CHECK((again->state.status == "running" || again->state.status == "stopped"));
+  CHECK((again->state.status == container_status::running
+         || again->state.status == container_status::stopped));
   CHECK(again->state.pid != i->state.pid);
 }
 
@@ -334,7 +334,7 @@ TEST_CASE("kill -9 of a container's PID 1 while contd is down: running again wit
   REQUIRE(eventually(
     [&] {
       auto i = n.inspect("svc");
-      return i && i->state.status == "running" && i->state.pid != before->state.pid;
+      return i && i->state.status == container_status::running && i->state.pid != before->state.pid;
     },
     10s));
   auto took = std::chrono::steady_clock::now() - t0;

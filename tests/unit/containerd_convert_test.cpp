@@ -98,12 +98,12 @@ TEST_CASE("TaskExit, TaskOOM, TaskStart and TaskDelete are unpacked by type URL,
 }
 
 TEST_CASE("process status names and Go's zero time") {
-  CHECK(cd::status_name(::containerd::v1::types::RUNNING) == "running");
-  CHECK(cd::status_name(::containerd::v1::types::STOPPED) == "stopped");
-  CHECK(cd::status_name(::containerd::v1::types::CREATED) == "created");
-  CHECK(cd::status_name(::containerd::v1::types::PAUSED) == "paused");
-  CHECK(cd::status_name(::containerd::v1::types::PAUSING) == "pausing");
-  CHECK(cd::status_name(0) == "unknown");
+  CHECK(cd::to_task_status(::containerd::v1::types::RUNNING) == task_status::running);
+  CHECK(cd::to_task_status(::containerd::v1::types::STOPPED) == task_status::stopped);
+  CHECK(cd::to_task_status(::containerd::v1::types::CREATED) == task_status::created);
+  CHECK(cd::to_task_status(::containerd::v1::types::PAUSED) == task_status::paused);
+  CHECK(cd::to_task_status(::containerd::v1::types::PAUSING) == task_status::pausing);
+  CHECK(cd::to_task_status(0) == task_status::unknown);
   google::protobuf::Timestamp ts;
   CHECK(cd::to_go_time(ts, false).is_zero());
   ts.set_seconds(go_time::zero_seconds);

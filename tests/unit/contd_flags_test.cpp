@@ -29,16 +29,15 @@ flags::file_reader files(std::map<std::string, std::string> texts) {
 
 flags::settings ok(const args& a, const flags::file_reader& read = files({})) {
   auto r = flags::parse(a, read);
-  INFO(r.error);
-  REQUIRE(r.value);
-  CHECK(r.error.empty());
-  return *r.value;
+  INFO(r.error());
+  REQUIRE(r);
+  return *r;
 }
 
 std::string error_of(const args& a, const flags::file_reader& read = files({})) {
   auto r = flags::parse(a, read);
-  CHECK_FALSE(r.value);
-  return r.error;
+  REQUIRE_FALSE(r);
+  return r.error();
 }
 
 /// A file under the temporary directory, removed by the destructor.
@@ -263,8 +262,8 @@ TEST_CASE("a config file on disk through the default reader", "[contd][flags]") 
   CHECK(s.root == "/srv/disk");
   CHECK(s.log_format == "json");
   auto r = flags::parse({"--config", f.path + ".absent"});
-  CHECK_FALSE(r.value);
-  CHECK(r.error == "cannot read config file '" + f.path + ".absent'");
+  REQUIRE_FALSE(r);
+  CHECK(r.error() == "cannot read config file '" + f.path + ".absent'");
 }
 
 TEST_CASE("the usage text names every flag", "[contd][flags]") {

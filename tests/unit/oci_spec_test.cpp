@@ -266,8 +266,9 @@ TEST_CASE("the stored request round-trips every field", "[oci][spec]") {
   c.root_fs_propagation = "rprivate";
   c.shutdown_timeout = -5; // not valid for Run, but the codec must not care
   c.has_state = true;
-  c.state = container_state{"running", 42, 137, go_time{1700000001, 1}, true,
-                            true,      4,  1,   go_time{1700000002, 3}, "backoff"};
+  c.state = container_state{
+    container_status::running, 42,       137, go_time{1700000001, 1}, true, true, 4, 1,
+    go_time{1700000002, 3},    "backoff"};
   c.restart = restart_policy{"on-failure", 2, 1000};
   auto text = request_to_json(c);
   auto back = request_from_json(text);
