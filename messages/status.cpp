@@ -8,8 +8,8 @@ namespace {
 
 // Indexed by the enum's value; the first six are shared by both enums.
 constexpr std::array<std::string_view, 10> status_words{
-  "unknown", "created", "running",    "stopped", "paused",
-  "pausing", "restarting", "failed", "stuck",   "no-task",
+  "unknown", "created",    "running", "stopped", "paused",
+  "pausing", "restarting", "failed",  "stuck",   "no-task",
 };
 
 } // namespace

@@ -5,16 +5,14 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <optional>
 
 #include "actors/container_module.hpp"
-#include "actors/log_io.hpp"
 #include "src/oci/spec.hpp"
 #include "src/oci/validate.hpp"
 #include "tests/deterministic_fixture.hpp"
 #include "tests/fakes/fake_containerd.hpp"
+#include "tests/fakes/fake_log_io.hpp"
 
 namespace contd::test {
 
@@ -57,26 +55,23 @@ inline std::string logger_uri(const std::string& log) {
 }
 
 struct fixture : deterministic_fixture<> {
-  std::string logs_dir;
+  // Paths in the in-memory file system the fakes share: nothing here touches a real file.
+  std::string logs_dir = "/fake/logs";
+  std::string exec_dir = "/fake/exec";
+  std::shared_ptr<fake_files> files = std::make_shared<fake_files>();
   fake_containerd_actor ctrd;
   spec_builder_actor builder;
   module_actor module;
   log_io_actor io;
-  std::string exec_dir;
 
   fixture() {
-    char tmpl[] = "/tmp/contd-module-test.XXXXXX";
-    logs_dir = mkdtemp(tmpl);
-    exec_dir = logs_dir + "/exec";
-    ctrd = sys.spawn(fake_containerd);
+    ctrd = sys.spawn(fake_containerd, files);
     builder = sys.spawn(fake_builder);
     module = sys.spawn(container_module, module_config(42), containerd_client_actor{ctrd}, builder);
-    // The real log I/O actor on a temporary directory (contd spawns it detached; here it runs
-    // under the deterministic scheduler like everything else).
     log_io_config icfg;
     icfg.log_dir = logs_dir;
     icfg.scratch_dir = exec_dir;
-    io = sys.spawn(log_io, icfg);
+    io = sys.spawn(fake_log_io, icfg, files);
     self->send(module, atom::attach_v, io);
     run();
   }
@@ -104,8 +99,6 @@ struct fixture : deterministic_fixture<> {
     self->send_exit(builder, caf::exit_reason::user_shutdown);
     self->send_exit(io, caf::exit_reason::user_shutdown);
     run();
-    std::error_code ec;
-    std::filesystem::remove_all(logs_dir, ec);
   }
 
   fake_containerd_state& fake() { return caf::actor_cast<fake_containerd_pointer>(ctrd)->state; }

@@ -343,7 +343,7 @@ TEST_CASE_METHOD(supervision,
   CHECK_FALSE(has_container(ns1, "c1"));
   CHECK_FALSE(has_task(ns1, "c1"));
   run();
-  CHECK_FALSE(std::filesystem::exists(logs_dir + "/ns1/c1.log"));
+  CHECK_FALSE(files->exists(logs_dir + "/ns1/c1.log"));
 }
 
 TEST_CASE_METHOD(supervision,

@@ -12,9 +12,8 @@
 // when its socket is gone.
 #pragma once
 
-#include <filesystem>
-#include <fstream>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <utility>
@@ -23,6 +22,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "messages/messages.hpp"
+#include "tests/fakes/fake_files.hpp"
 
 namespace contd::test {
 
@@ -44,6 +44,8 @@ struct fake_containerd_state {
   std::set<std::string> ignores_sigterm;
   std::set<std::string> unkillable;
   std::map<std::string, exec_result> exec_results; // by args[0]
+  /// Where the fake shim appends an exec's output (shared with the fake log I/O actor).
+  std::shared_ptr<fake_files> files;
   /// Tasks.Metrics of a running task, by container id; others get default_metrics. A unix_ns of
   /// 0 is replaced by the fake's clock.
   std::map<std::string, task_metrics> metrics;
@@ -130,7 +132,9 @@ inline void fake_stop_task(fake_containerd_pointer self, const fake_containerd_s
   }
 }
 
-inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_pointer self) {
+inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_pointer self,
+                                                            std::shared_ptr<fake_files> files) {
+  self->state.files = std::move(files);
   self->state.origin = self->clock().now();
   // Looks up an injected failure for "<op> <id>".
   auto failure = [self](const std::string& op, const std::string& id) -> caf::error {
@@ -403,9 +407,9 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
       // Like the shim: the output is appended to the existing capture file, the answer carries
       // the exit code only. A missing capture file fails the exec (the shim cannot open it).
       if (!capture.empty()) {
-        if (!std::filesystem::is_regular_file(capture))
+        if (!st.files->exists(capture))
           return make_error(errc::internal, "open " + capture + ": no such file or directory");
-        std::ofstream{capture, std::ios::app} << r.output;
+        st.files->append(capture, r.output);
       }
       r.output.clear();
       return r;

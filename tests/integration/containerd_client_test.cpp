@@ -514,6 +514,12 @@ struct event_probe {
   caf::scoped_actor self;
   explicit event_probe(caf::actor_system& sys) : self(sys) {}
   event_sink_actor sink() { return caf::actor_cast<event_sink_actor>(self); }
+  /// Waits for the adapter's resync, which it sends once containerd has the subscription.
+  bool opened(caf::timespan timeout) {
+    bool got = false;
+    self->receive([&](atom::resync) { got = true; }, caf::after(timeout) >> [] {});
+    return got;
+  }
   /// The first event matching `pred` within `timeout`.
   template <class Pred>
   std::optional<task_event> next(Pred pred, caf::timespan timeout) {
@@ -538,7 +544,7 @@ TEST_CASE("a TaskExit event with the exit status reaches the sink") {
   event_probe probe{env.sys};
   caf::anon_send(env.client, atom::subscribe_v, probe.sink(),
                  std::vector<std::string>{"namespace==" + ns + R"(,topic=="/tasks/exit")"});
-  std::this_thread::sleep_for(200ms); // the stream opens asynchronously
+  REQUIRE(probe.opened(20s)); // the stream opens asynchronously
   env.run("ev", {"/bin/sh", "-c", "exit 5"});
   auto ev = probe.next([](const task_event& e) { return e.container_id == "ev"; }, 20s);
   REQUIRE(ev);
