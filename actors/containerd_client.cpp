@@ -304,7 +304,7 @@ containerd_client_impl_actor::behavior_type containerd_client(containerd_client_
         return;
       auto p = std::move(i->second);
       pending.erase(i);
-      rpc_status s{code, std::move(message), std::move(p.method)};
+      rpc_status s{cd::effective_code(code, message), std::move(message), std::move(p.method)};
       p.done(s);
     },
     [self](atom::sub_event, uint64_t sub_id, task_event& ev) { on_sub_event(self, sub_id, ev); },

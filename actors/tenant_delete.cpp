@@ -118,8 +118,15 @@ struct delete_job : std::enable_shared_from_this<delete_job> {
   string spec_json;
   bool managed = false;
   desired_state before = desired_state::running;
+  bool tried_direct = false; // Tasks.Delete without looking first, at most once
 
   string ns() const { return self->state.ns; }
+
+  /// Statuses whose task has exited (its restart, if any, is cancelled by now).
+  static bool exited(container_status s) {
+    return s == container_status::stopped || s == container_status::restarting
+           || s == container_status::failed;
+  }
 
   void finish(caf::error err) {
     if (rp) {
@@ -195,9 +202,23 @@ struct delete_job : std::enable_shared_from_this<delete_job> {
     });
   }
 
-  // Step 3: a task that runs is stopped first.
+  // Step 3: a task that runs is stopped first. A task the model saw exit (and contd's own restart
+  // of it cancelled above) goes straight to Tasks.Delete, which containerd refuses for a task
+  // that runs: then, and only then, the task is looked at.
   void inspect_task() {
     auto j = shared_from_this();
+    if (auto* m = model_of(self, id); m && !tried_direct && exited(m->state.status)) {
+      tried_direct = true;
+      self->request(client(self), call_timeout(self), atom::tsk_delete_v, ns(), id)
+        .then([j](exit_info&) { j->delete_container(); },
+              [j](caf::error& err) {
+                if (unreachable(err))
+                  j->fail(err);
+                else // running after all, or gone: the full path decides
+                  j->inspect_task();
+              });
+      return;
+    }
     self->request(client(self), call_timeout(self), atom::tsk_get_v, ns(), id)
       .then(
         [j](task_info& t) {

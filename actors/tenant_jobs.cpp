@@ -73,7 +73,14 @@ int64_t unix_ns_of(const go_time& t) {
 bool same_spec(const string& stored, const string& wanted) {
   auto a = nlohmann::json::parse(stored, nullptr, false);
   auto b = nlohmann::json::parse(wanted, nullptr, false);
-  return !a.is_discarded() && !b.is_discarded() && a == b;
+  if (a.is_discarded() || b.is_discarded())
+    return false;
+  // Which shim serves the container is contd's choice (--shim-per-container), not the caller's
+  // request: a container created under the other setting is still the same container.
+  for (auto* spec : {&a, &b})
+    if (auto it = spec->find("annotations"); it != spec->end() && it->is_object())
+      it->erase(string{oci::annotation_shim_group});
+  return a == b;
 }
 
 std::chrono::nanoseconds grace_of(const string& spec_json, std::chrono::nanoseconds dflt) {

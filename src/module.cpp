@@ -23,6 +23,7 @@ module_handles spawn_container_module(caf::actor_system& sys, const module_confi
   scfg.node.corex_path = cfg.corex_path;
   scfg.defaults.memory = cfg.default_memory;
   scfg.defaults.pids_limit = cfg.pids_limit;
+  scfg.defaults.shim_per_container = cfg.shim_per_container;
   h.builder = sys.spawn(spec_builder, scfg);
 
   tenant_config tcfg;

@@ -16,6 +16,13 @@ static_assert(static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION)
 static_assert(static_cast<int>(grpc::StatusCode::UNAUTHENTICATED)
               == static_cast<int>(rpc_code::unauthenticated));
 
+int32_t effective_code(int32_t code, const std::string& message) {
+  if (code == static_cast<int32_t>(rpc_code::unknown)
+      && message.rfind("context deadline exceeded", 0) == 0)
+    return static_cast<int32_t>(rpc_code::deadline_exceeded);
+  return code;
+}
+
 errc map_code(int32_t code) {
   switch (static_cast<rpc_code>(code)) {
   case rpc_code::not_found:

@@ -32,6 +32,11 @@ enum class rpc_code : int32_t {
   unauthenticated = 16,
 };
 
+/// The status code of a call as the caller should see it. containerd passes the call's deadline on
+/// to the shim; when the shim's copy expires first, containerd answers UNKNOWN with "context
+/// deadline exceeded: unknown" instead of gRPC's own DEADLINE_EXCEEDED. Both are the deadline.
+int32_t effective_code(int32_t code, const std::string& message);
+
 /// NOT_FOUND → not_found, ALREADY_EXISTS → already_exists, DEADLINE_EXCEEDED → timeout,
 /// UNAVAILABLE → unavailable, INVALID_ARGUMENT → invalid_argument,
 /// FAILED_PRECONDITION → failed_precondition, everything else → internal.

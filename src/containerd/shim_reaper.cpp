@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -481,11 +482,14 @@ std::vector<shim_process> find_shims(const std::string& containerd_socket, const
   return out;
 }
 
-result<containerd_process> find_containerd(const std::string& containerd_socket) {
-  const auto sock = socket_path(containerd_socket);
+namespace {
+
+/// The fd link targets ("socket:[<inode>]") of the listening Unix sockets bound to `sock`, from
+/// /proc/net/unix; nullopt when it cannot be read.
+std::optional<std::set<std::string>> listening_sockets(const std::string& sock) {
   auto table = read_file("/proc/net/unix", 256u << 20);
   if (!table)
-    return fail("cannot read /proc/net/unix");
+    return std::nullopt;
   // Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 = __SO_ACCEPTCON (listening).
   // Accepted connections show the listener's path too, but only the listener has that flag.
   std::set<std::string> inodes;
@@ -498,25 +502,41 @@ result<containerd_process> find_containerd(const std::string& containerd_socket)
     if (path == sock && flags == "00010000")
       inodes.insert("socket:[" + inode + "]");
   }
-  if (inodes.empty())
+  return inodes;
+}
+
+/// True when one of pid's file descriptors is one of `sockets`.
+bool holds_any(pid_t pid, const std::set<std::string>& sockets) {
+  std::error_code ec;
+  fs::directory_iterator fds{"/proc/" + std::to_string(pid) + "/fd", ec};
+  if (ec)
+    return false;
+  for (auto it = fds; it != fs::directory_iterator{}; it.increment(ec)) {
+    if (ec)
+      return false;
+    auto target = fs::read_symlink(it->path(), ec).string();
+    if (!ec && sockets.count(target) > 0)
+      return true;
+  }
+  return false;
+}
+
+} // namespace
+
+result<containerd_process> find_containerd(const std::string& containerd_socket) {
+  const auto sock = socket_path(containerd_socket);
+  auto inodes = listening_sockets(sock);
+  if (!inodes)
+    return fail("cannot read /proc/net/unix");
+  if (inodes->empty())
     return fail("no process listens on " + sock);
   std::set<pid_t> holders;
   for (pid_t pid : all_pids()) {
-    std::error_code ec;
-    fs::directory_iterator fds{"/proc/" + std::to_string(pid) + "/fd", ec};
-    if (ec)
+    if (!holds_any(pid, *inodes))
       continue;
-    for (auto it = fds; it != fs::directory_iterator{}; it.increment(ec)) {
-      if (ec)
-        break;
-      auto target = fs::read_symlink(it->path(), ec).string();
-      if (!ec && inodes.count(target) > 0) {
-        auto argv = cmdline_of(pid);
-        if (!argv.empty() && base_name(argv[0]) == "containerd")
-          holders.insert(pid);
-        break;
-      }
-    }
+    auto argv = cmdline_of(pid);
+    if (!argv.empty() && base_name(argv[0]) == "containerd")
+      holders.insert(pid);
   }
   if (holders.size() != 1)
     return fail(holders.empty() ? "no containerd process holds the listening socket " + sock
@@ -547,6 +567,25 @@ leak_verdict classify(const shim_process& shim, const containerd_process& ctrd,
     if (!is_runc_init(pid))
       return no("shim " + std::to_string(shim.pid) + " has a child " + std::to_string(pid) + " ("
                 + st->comm + "): a started task");
+  }
+  // A shim shared through the io.containerd.runc.v2.group annotation serves every container whose
+  // bundle's `address` file names its socket: while another bundle of the namespace does, the
+  // shim is that container's too, whatever its children look like.
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(fs::path{shim.bundle}.parent_path(), ec)) {
+    auto name = e.path().filename().string();
+    if (name == shim.id || !is_dir_no_follow(e.path().string()))
+      continue;
+    auto address = read_file(e.path().string() + "/address", 4096);
+    if (!address)
+      continue;
+    auto target = *address;
+    while (!target.empty() && std::isspace(static_cast<unsigned char>(target.back())))
+      target.pop_back();
+    auto sockets = listening_sockets(socket_path(target));
+    if (sockets && !sockets->empty() && holds_any(shim.pid, *sockets))
+      return no("shim " + std::to_string(shim.pid) + " also serves container " + name
+                + " (a shared shim)");
   }
   // runc's state, if runc create got through: the init must still be waiting as `runc init`.
   auto root = runc_root_of(shim.bundle, shim.bundle_deleted, opts);
@@ -626,6 +665,7 @@ reap_result reap(const shim_process& shim, const reap_options& opts) {
                 + ns + "/" + id);
   std::string work;
   std::string cgroups_path = "/" + ns + "/" + id;
+  std::string group;
   if (have_bundle) {
     std::error_code ec;
     auto link = fs::read_symlink(s.bundle + "/work", ec);
@@ -637,6 +677,11 @@ reap_result reap(const shim_process& shim, const reap_options& opts) {
     }
     if (auto text = read_file(s.bundle + "/config.json")) {
       auto j = nlohmann::json::parse(*text, nullptr, false);
+      if (j.is_object() && j.contains("annotations") && j["annotations"].is_object()) {
+        auto& an = j["annotations"];
+        if (auto it = an.find("io.containerd.runc.v2.group"); it != an.end() && it->is_string())
+          group = it->get<std::string>();
+      }
       if (j.is_object() && j.contains("linux") && j["linux"].is_object()) {
         auto& lx = j["linux"];
         if (auto it = lx.find("cgroupsPath");
@@ -648,7 +693,8 @@ reap_result reap(const shim_process& shim, const reap_options& opts) {
   const auto runc_root = runc_root_of(s.bundle, s.bundle_deleted, opts);
   const auto runc_ns_root = runc_root + "/" + ns;
   const auto runc_dir = runc_ns_root + "/" + id;
-  const auto sock = shim_socket_path(s.address, ns, id, opts.socket_dir);
+  // A shim of a group (io.containerd.runc.v2.group) listens on the socket of the group's name.
+  const auto sock = shim_socket_path(s.address, ns, group.empty() ? id : group, opts.socket_dir);
 
   // 3. Stop the shim: SIGTERM, SIGKILL if it hangs.
   std::string err;

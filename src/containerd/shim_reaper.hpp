@@ -16,6 +16,10 @@
 //  - it has no child other than `runc init`, and runc's state of the container, if any, still
 //    has its init as a `runc init` process: a task that was started (running or exited) has a
 //    shim that knows it, so it is never a leak.
+//  - no other bundle of its namespace names (in its `address` file) a socket the shim listens
+//    on: a shim shared through the io.containerd.runc.v2.group annotation serves those
+//    containers too. Its argv names only the group's first container, so find_shims finds it
+//    for that id alone, and reap() removes the socket named after the group.
 // What files cannot tell: a task created but not started before a containerd restart looks like
 // the deepest leak (L4). The caller must confirm that containerd reports no task for the id
 // (Tasks.Get → NotFound) and that no Create of its own is in flight; actors/shim_reaper does the

@@ -17,6 +17,9 @@ const char* const usage = R"(usage: contd [flags]
   --containerd SOCKET   containerd's socket (default /run/containerd/containerd.sock)
   --netns-dir DIR       named network namespaces (default /var/run/netns)
   --corex PATH          coreX binary for interactive containers (default /usr/bin/corex)
+  --shim-per-container  start one containerd shim per container (containerd's default)
+                        instead of one per namespace; a crash of a shared shim stops all of
+                        its containers, which are then restarted under their policies
   --max-inflight N      calls out of Redis at once (default 1024)
   --log-max-size SIZE   cap of one container's log plus its rotated file, in bytes or with
                         a K, M or G suffix (default 10M; at least 64K)
@@ -41,6 +44,7 @@ std::map<std::string, std::string> default_values() {
     {"containerd", "/run/containerd/containerd.sock"},
     {"netns-dir", "/var/run/netns"},
     {"corex", "/usr/bin/corex"},
+    {"shim-per-container", "false"},
     {"max-inflight", "1024"},
     {"log-max-size", "10M"},
     {"logger", ""},
@@ -89,6 +93,8 @@ result<command_line> parse_argv(const std::vector<std::string>& args) {
     }
     if (!is_value_flag(name))
       return fail("unknown flag '" + a + "'");
+    if (!value && name == "shim-per-container") // a boolean: present means true
+      value = "true";
     if (!value) {
       if (i + 1 >= args.size())
         return fail("flag --" + name + " needs a value");
@@ -163,6 +169,10 @@ result<settings> to_settings(const std::map<std::string, std::string>& v) {
   s.containerd = v.at("containerd");
   s.netns_dir = v.at("netns-dir");
   s.corex = v.at("corex");
+  const auto& shims = v.at("shim-per-container");
+  if (shims != "true" && shims != "false")
+    return fail("--shim-per-container is true or false, not '" + shims + "'");
+  s.shim_per_container = shims == "true";
   return s;
 }
 

@@ -227,6 +227,8 @@ result<json> build_spec(const std::string& ns, const container& request, const n
     {std::string{annotation_shutdown_timeout}, std::to_string(c.shutdown_timeout)},
     {std::string{annotation_request}, request_to_json(c)},
   };
+  if (!defaults.shim_per_container)
+    spec["annotations"][std::string{annotation_shim_group}] = ns;
   return spec;
 }
 

@@ -32,6 +32,10 @@ inline constexpr std::string_view default_path_env =
 inline constexpr std::string_view annotation_shutdown_timeout = "shutdown_timeout";
 /// The request after defaults (request_to_json), so Inspect can return exactly what was asked.
 inline constexpr std::string_view annotation_request = "contd.request";
+/// containerd's runc v2 shim serves every container whose spec carries the same value of this
+/// annotation (in one containerd namespace: the namespace is part of the shim's socket name) from
+/// one shim process.
+inline constexpr std::string_view annotation_shim_group = "io.containerd.runc.v2.group";
 /// Where coreX appears inside an interactive container, and how it is started.
 inline constexpr std::string_view corex_target = "/corex";
 std::vector<std::string> corex_args();

@@ -198,6 +198,40 @@ TEST_CASE_METHOD(supervision,
   CHECK(inspect("onf").state.restarts == 1);
 }
 
+TEST_CASE_METHOD(supervision,
+                 "Delete of an exited task goes straight to Tasks.Delete, and looks when it runs",
+                 "[supervision][delete]") {
+  auto never = make_container("never");
+  never.restart = restart_policy{"no", 0, 0};
+  REQUIRE(run_container(ns1, never));
+  crash("never", 3);
+  REQUIRE(inspect("never").state.status == container_status::stopped);
+  fake().calls.clear();
+  REQUIRE_FALSE(request_void(module, atom::delete_v, ns1, std::string{"never"}));
+  CHECK(calls_for("never") == std::vector<std::string>{"ctr_labels", "tsk_delete", "ctr_delete"});
+  CHECK_FALSE(has_container(ns1, "never"));
+  // The model says exited but someone started the task again behind contd's back: containerd
+  // refuses to delete a running task, so Delete looks, stops it and then deletes.
+  REQUIRE(run_container(ns1, never));
+  crash("never", 3);
+  REQUIRE(inspect("never").state.status == container_status::stopped);
+  task("never").status = task_status::running;
+  fake().calls.clear();
+  auto deleting = self->request(module, caf::infinite, atom::delete_v, ns1, std::string{"never"});
+  run();
+  advance(5s);
+  caf::error err;
+  deleting.receive([] {}, [&](caf::error& e) { err = e; });
+  CHECK_FALSE(err);
+  auto seq = calls_for("never");
+  REQUIRE(seq.size() >= 4);
+  CHECK(std::vector<std::string>(seq.begin(), seq.begin() + 3)
+        == std::vector<std::string>{"ctr_labels", "tsk_delete", "tsk_get"});
+  CHECK(std::count(seq.begin(), seq.end(), "tsk_kill") >= 1);
+  CHECK_FALSE(has_container(ns1, "never"));
+  CHECK_FALSE(has_task(ns1, "never"));
+}
+
 TEST_CASE_METHOD(supervision, "MaxRestarts and Window of the request are honoured",
                  "[supervision]") {
   auto c = make_container("c1");

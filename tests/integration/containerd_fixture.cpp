@@ -432,6 +432,16 @@ bool is_shim(const std::vector<std::string>& argv) {
 
 } // namespace
 
+std::vector<pid_t> containerd_instance::shim_pids() const {
+  std::vector<pid_t> out;
+  for (pid_t pid : all_pids()) {
+    auto argv = cmdline_of(pid);
+    if (is_shim(argv) && arg_after(argv, "-address") == socket_)
+      out.push_back(pid);
+  }
+  return out;
+}
+
 void containerd_instance::kill_leftover_shims() const {
   // A shim's command line carries `-address <our socket>`; shims of a system containerd never do.
   for (pid_t pid : all_pids()) {

@@ -83,6 +83,9 @@ public:
   /// Never throws; tests call it in their own cleanup, the destructor for every namespace.
   void purge_namespace(const std::string& ns) const;
 
+  /// The pids of the containerd-shim-runc-v2 processes serving this containerd.
+  std::vector<pid_t> shim_pids() const;
+
   /// The OCI runtime spec (JSON) containerd's client would generate for `ctr run --rootfs`
   /// (its default Unix spec) for this rootfs, with PATH set and `args` as the process.
   std::string spec_json(const std::string& ns, const std::string& id,

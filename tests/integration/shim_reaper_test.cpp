@@ -20,6 +20,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/scoped_actor.hpp>
+#include <nlohmann/json.hpp>
 
 #include "actors/containerd_client.hpp"
 #include "actors/shim_reaper.hpp"
@@ -302,6 +303,67 @@ TEST_CASE("a healthy shim of a running or exited task is never classified leaked
   CHECK(process_alive(done_pid));
   CHECK(task_status(ctrd, ns, "busy") == "RUNNING");
   CHECK(task_status(ctrd, ns, "done") == "STOPPED");
+}
+
+TEST_CASE("a shared shim is never classified leaked while it serves another container") {
+  outside_cleanup outside; // destroyed after the fixture: only for what it cannot remove
+  containerd_instance ctrd;
+  const auto ns = random_name("gs");
+  outside.ns = ns;
+  auto opts = options_for(ctrd);
+  REQUIRE(ctrd.ctr({"namespaces", "create", ns}).status == 0);
+  {
+    // Two containers of one shim group with tasks created, not started: their shim's children
+    // are `runc init` only, the shape the leak criterion looks for.
+    actor_env env{ctrd, true};
+    caf::scoped_actor self{env.sys};
+    for (const std::string id : {"first", "second"}) {
+      contd::container_record rec;
+      rec.id = id;
+      auto spec = nlohmann::json::parse(ctrd.spec_json(ns, id, {"sleep", "1000"}));
+      spec["annotations"]["io.containerd.runc.v2.group"] = "g";
+      rec.spec_json = spec.dump();
+      auto uri = "file://" + (ctrd.scratch() / (id + ".log")).string();
+      caf::error err;
+      self->request(env.client, 30s, contd::atom::ctr_create_v, ns, rec)
+        .receive([](contd::container_record&) {}, [&](caf::error& e) { err = e; });
+      REQUIRE_FALSE(err);
+      self->request(env.client, 30s, contd::atom::tsk_create_v, ns, id, uri, uri)
+        .receive([](uint32_t) {}, [&](caf::error& e) { err = e; });
+      INFO(contd::error_text(err));
+      REQUIRE_FALSE(err);
+    }
+  }
+  REQUIRE(ctrd.shim_pids().size() == 1);
+  // The shim's argv names the first member only.
+  REQUIRE(sr::find_shims(ctrd.socket(), ns, "first").size() == 1);
+  CHECK(sr::find_shims(ctrd.socket(), ns, "second").empty());
+  ctrd.restart(); // now the shim is older than containerd
+  auto c = sr::find_containerd(ctrd.socket());
+  REQUIRE(c.ok());
+  auto shim = sr::find_shims(ctrd.socket(), ns, "first").at(0);
+  auto shared = sr::classify(shim, *c, opts);
+  INFO(shared.reason);
+  CHECK_FALSE(shared.leaked);
+  CHECK(shared.reason.find("also serves container second") != std::string::npos);
+  // Without its neighbour the same shim fits the criterion (containerd's confirmation, which
+  // still lists the created task, is what keeps the reaper off it then).
+  auto gone = ctrd.ctr({"-n", ns, "tasks", "delete", "--force", "second"}, 20s);
+  INFO(gone.output);
+  REQUIRE(gone.status == 0);
+  REQUIRE(ctrd.ctr({"-n", ns, "containers", "delete", "second"}, 20s).status == 0);
+  REQUIRE(ctrd.shim_pids().size() == 1);
+  auto alone = sr::classify(shim, *c, opts);
+  INFO(alone.reason);
+  CHECK(alone.leaked);
+  {
+    actor_env env{ctrd, true};
+    auto n = env.reap(ns, "first");
+    INFO(why(n));
+    REQUIRE(n);
+    CHECK(*n == 0); // Tasks.Get still finds the created task: nothing reaped
+  }
+  CHECK(ctrd.shim_pids().size() == 1);
 }
 
 TEST_CASE("shims leaked by a kill -9 of containerd during Tasks.Create are reaped") {

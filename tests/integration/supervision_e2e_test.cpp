@@ -34,38 +34,6 @@ namespace {
 
 const std::string bin_dir = CONTD_BIN_DIR;
 
-/// The pids of containerd-shim-runc-v2 processes serving the containerd at `socket`.
-std::vector<pid_t> shims_of(const std::string& socket) {
-  std::vector<pid_t> out;
-  DIR* d = opendir("/proc");
-  if (!d)
-    return out;
-  while (auto* e = readdir(d)) {
-    char* end = nullptr;
-    auto pid = std::strtol(e->d_name, &end, 10);
-    if (*end != '\0' || pid <= 0)
-      continue;
-    std::ifstream in("/proc/" + std::string{e->d_name} + "/cmdline", std::ios::binary);
-    std::string cmd((std::istreambuf_iterator<char>(in)), {});
-    std::vector<std::string> argv;
-    size_t pos = 0;
-    while (pos < cmd.size()) {
-      auto z = cmd.find('\0', pos);
-      if (z == std::string::npos)
-        z = cmd.size();
-      argv.push_back(cmd.substr(pos, z - pos));
-      pos = z + 1;
-    }
-    if (argv.empty() || argv[0].find("containerd-shim-runc-v2") == std::string::npos)
-      continue;
-    for (size_t i = 0; i + 1 < argv.size(); ++i)
-      if (argv[i] == "-address" && argv[i + 1] == socket)
-        out.push_back(static_cast<pid_t>(pid));
-  }
-  closedir(d);
-  return out;
-}
-
 struct node {
   test::redis_server redis;
   test::containerd_instance ctrd;
@@ -412,10 +380,63 @@ void check_told_the_truth(node& n, std::map<std::string, zbus::response>& replie
   for (auto& [id, r] : replies)
     CHECK_FALSE(n.two("Delete", id).call_error);
   CHECK(n.containers().empty());
-  CHECK(eventually([&] { return shims_of(n.ctrd.socket()).empty(); }, 30s));
+  CHECK(eventually([&] { return n.ctrd.shim_pids().empty(); }, 30s));
 }
 
 } // namespace
+
+TEST_CASE("kill -9 of a shared shim: every container of it is reported and restarted under its "
+          "policy",
+          "[supervision][integration]") {
+  node n;
+  // One namespace, one shim: four containers, three restarted always, one never.
+  for (const auto* id : {"a", "b", "c", "gone"})
+    REQUIRE_FALSE(n.run(n.make(id, "/bin/sleep 1000")).call_error);
+  auto once = n.make("once", "/bin/sleep 1000");
+  once.restart = restart_policy{"no", 0, 0};
+  REQUIRE_FALSE(n.run(once).call_error);
+  auto shims = n.ctrd.shim_pids();
+  REQUIRE(shims.size() == 1);
+  // Deleting one container keeps the shim and its neighbours.
+  REQUIRE_FALSE(n.two("Delete", "gone").call_error);
+  CHECK(n.ctrd.shim_pids() == shims);
+  std::map<std::string, uint32_t> before;
+  for (const auto* id : {"a", "b", "c"}) {
+    auto i = n.inspect(id);
+    REQUIRE(i);
+    CHECK(i->state.status == container_status::running);
+    before[id] = i->state.pid;
+  }
+  REQUIRE(kill(shims[0], SIGKILL) == 0);
+  REQUIRE(eventually(
+    [&] {
+      for (const auto* id : {"a", "b", "c"}) {
+        auto i = n.inspect(id);
+        if (!i || i->state.status != container_status::running || i->state.pid == before[id])
+          return false;
+      }
+      return true;
+    },
+    30s));
+  for (const auto* id : {"a", "b", "c"}) {
+    auto i = n.inspect(id);
+    INFO(id << ": " << describe(i));
+    CHECK(i->state.restarts == 1);
+    CHECK(i->state.last_exit_code == 137);
+  }
+  REQUIRE(eventually([&] {
+    auto i = n.inspect("once");
+    return i && i->state.status == container_status::stopped;
+  }));
+  auto o = n.inspect("once");
+  INFO(describe(o));
+  CHECK(o->state.exit_code == 137);
+  CHECK(o->state.restarts == 0);
+  // The restarted containers share one new shim again.
+  auto after = n.ctrd.shim_pids();
+  CHECK(after.size() == 1);
+  CHECK(after != shims);
+}
 
 TEST_CASE("kill -9 of containerd during 30 concurrent Runs: every reply stays true",
           "[supervision][integration][faults]") {

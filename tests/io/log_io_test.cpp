@@ -70,8 +70,9 @@ TEST_CASE_METHOD(io_fixture, "log_prepare creates the log and the lock file the 
   CHECK_FALSE(fs::exists(tmp / "x.log"));
 }
 
-TEST_CASE_METHOD(io_fixture, "log_remove drops log, rotated log, lock file, offsets and the "
-                             "empty namespace directory",
+TEST_CASE_METHOD(io_fixture,
+                 "log_remove drops log, rotated log, lock file, offsets and the "
+                 "empty namespace directory",
                  "[log_io]") {
   REQUIRE(prepare("ns1", "c1"));
   std::ofstream(logs_dir + "/ns1/c1.log.1") << "old\n";
@@ -173,7 +174,6 @@ TEST_CASE_METHOD(io_fixture, "exec capture files are unguessable, read back boun
   // Only capture files can be read (and removed) through it.
   auto outside = request<exec_result>(io, atom::capture_read_v, logs_dir + "/x", uint64_t{4});
   CHECK(outside.error() == errc::invalid_argument);
-  auto climb =
-    request<exec_result>(io, atom::capture_read_v, exec_dir + "/../logs/x", uint64_t{4});
+  auto climb = request<exec_result>(io, atom::capture_read_v, exec_dir + "/../logs/x", uint64_t{4});
   CHECK(climb.error() == errc::invalid_argument);
 }

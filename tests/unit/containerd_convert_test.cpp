@@ -18,6 +18,7 @@ int32_t code(rpc_code c) {
 } // namespace
 
 TEST_CASE("gRPC codes map to contd errors and keep containerd's message") {
+  using cd::effective_code;
   using cd::to_error;
   auto nf = to_error(code(rpc_code::not_found), "container \"x\" in namespace \"n\": not found",
                      "Containers.Get");
@@ -33,6 +34,13 @@ TEST_CASE("gRPC codes map to contd errors and keep containerd's message") {
   CHECK(to_error(code(rpc_code::internal), "m", "X") == errc::internal);
   CHECK(to_error(code(rpc_code::unimplemented), "m", "X") == errc::internal);
   // Client-side failures name the call.
+  // containerd's own report of the deadline, when the shim's copy of it expired first.
+  CHECK(effective_code(code(rpc_code::unknown), "context deadline exceeded: unknown")
+        == code(rpc_code::deadline_exceeded));
+  CHECK(effective_code(code(rpc_code::unknown), "cannot delete a running process")
+        == code(rpc_code::unknown));
+  CHECK(effective_code(code(rpc_code::not_found), "context deadline exceeded")
+        == code(rpc_code::not_found));
   auto dl = to_error(code(rpc_code::deadline_exceeded), "Deadline Exceeded", "Tasks.Wait");
   CHECK(dl == errc::timeout);
   CHECK(error_text(dl) == "containerd Tasks.Wait: Deadline Exceeded (gRPC code 4)");

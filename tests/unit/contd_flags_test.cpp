@@ -70,8 +70,20 @@ TEST_CASE("no flags: the defaults", "[contd][flags]") {
   CHECK(s.logger.empty());
   CHECK(s.log_level == "info");
   CHECK(s.log_format == "text");
+  CHECK_FALSE(s.shim_per_container); // one shim per namespace
   CHECK_FALSE(s.help);
   CHECK_FALSE(s.version);
+}
+
+TEST_CASE("the shim-per-container flag is a boolean: present, =true, =false or in the config file",
+          "[contd][flags]") {
+  CHECK(ok({"--shim-per-container"}).shim_per_container);
+  CHECK(ok({"-shim-per-container", "--root", "/srv"}).root == "/srv"); // takes no value
+  CHECK(ok({"--shim-per-container=true"}).shim_per_container);
+  CHECK_FALSE(ok({"--shim-per-container=false"}).shim_per_container);
+  CHECK(ok({"--config", "f"}, files({{"f", "shim-per-container = true\n"}})).shim_per_container);
+  CHECK(error_of({"--shim-per-container=yes"})
+        == "--shim-per-container is true or false, not 'yes'");
 }
 
 TEST_CASE("every spelling: -name value, --name value, -name=value, --name=value",
@@ -271,7 +283,7 @@ TEST_CASE("the usage text names every flag", "[contd][flags]") {
   CHECK(usage.rfind("usage: contd", 0) == 0);
   for (auto name : {"--broker", "--root", "--containerd", "--netns-dir", "--corex",
                     "--max-inflight", "--log-max-size", "--logger", "--log-level", "--log-format",
-                    "--config", "--version", "--help"}) {
+                    "--shim-per-container", "--config", "--version", "--help"}) {
     INFO(name);
     CHECK(usage.find(name) != std::string::npos);
   }

@@ -1,0 +1,259 @@
+// Shared shims (one containerd shim per namespace, contd's default) against one shim per
+// container (--shim-per-container), in one run on the same busybox rootfs. Prints figures;
+// asserts nothing.
+//
+//   shim_bench [per_tenant=10] [tenants=2] [storm_tenants=8] [storm_per_tenant=5]
+//
+// 1. Run p50 through zbus of the 2nd..last container of a tenant against its 1st (which starts
+//    the shared shim), for both settings.
+// 2. Host memory (RSS of this process, which runs contd, plus every shim of the private
+//    containerd) with per_tenant * tenants sleeping containers, minus the same with none: the cost
+//    of one added container, for both settings.
+// 3. Run + Delete p50 of a /bin/true container through zbus against `ctr run --rm` of the same
+//    rootfs in the same containerd (a tenant without other containers: its shim starts and ends
+//    with the container either way).
+// 4. Boot storm: storm_tenants * storm_per_tenant Runs pushed at once over Redis, as provisiond
+//    does after a reboot; the wall time until every Run is answered, against the same number of
+//    `ctr run -d` started in parallel.
+#include <sys/types.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <spdlog/spdlog.h>
+
+#include "bench/figures.hpp"
+#include "src/config/actor_config.hpp"
+#include "src/front_door.hpp"
+#include "src/module.hpp"
+#include "src/zbus/client.hpp"
+#include "tests/integration/containerd_fixture.hpp"
+#include "tests/integration/redis_fixture.hpp"
+
+using namespace contd;
+using namespace std::chrono_literals;
+using bench::clk;
+using bench::ms_since;
+using bench::pct;
+
+namespace {
+
+long rss_kib(const std::string& pid) {
+  std::ifstream in("/proc/" + pid + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::stol(line.substr(6));
+  return 0;
+}
+
+struct stack {
+  test::redis_server redis;
+  test::containerd_instance ctrd;
+  std::string netns = test::random_name("contd-bench-");
+  actor_config cfg;
+  caf::actor_system sys{cfg};
+  module_handles module;
+  front_door door;
+
+  explicit stack(bool shim_per_container) {
+    test::run_command({"ip", "netns", "add", netns});
+    auto root = ctrd.dir() / "contd-root";
+    std::filesystem::create_directories(root / "logs");
+    module_config mc;
+    mc.containerd_socket = ctrd.socket();
+    mc.root = root.string();
+    mc.logger_path = std::string{CONTD_BIN_DIR} + "/contd-logger";
+    mc.shim_per_container = shim_per_container;
+    module = spawn_container_module(sys, mc);
+    door = spawn_front_door(sys, container_module_actor{module.module},
+                            front_door_config{redis.broker(), 1024, 0.2});
+  }
+  ~stack() {
+    stop_front_door(door);
+    stop_container_module(module);
+    test::run_command({"ip", "netns", "del", netns});
+  }
+
+  container make(const std::string& name) {
+    container c;
+    c.name = name;
+    c.root_fs = ctrd.rootfs().string();
+    c.network.ns = netns;
+    c.entrypoint = "/bin/sleep 100000";
+    c.shutdown_timeout = 100'000'000; // sleep ignores SIGTERM: Delete kills it after 0.1 s
+    return c;
+  }
+
+  /// contd (this process) plus every shim of the private containerd.
+  long host_kib() const {
+    long sum = rss_kib("self");
+    for (auto pid : ctrd.shim_pids())
+      sum += rss_kib(std::to_string(pid));
+    return sum;
+  }
+};
+
+/// Deletes through contd (removing them behind its back would make it restart them).
+void delete_all(zbus::client& c, const std::string& ns, const std::string& prefix, int n) {
+  for (int i = 0; i < n; ++i) {
+    auto r = c.call("Delete", {zbus::encode_string(ns), zbus::encode_string(prefix + std::to_string(i))},
+                    120s);
+    if (!r || r->call_error)
+      std::fprintf(stderr, "Delete %s/%s%d failed\n", ns.c_str(), prefix.c_str(), i);
+  }
+}
+
+bool run_ok(zbus::client& c, const std::string& ns, const container& ctr) {
+  auto r = c.call("Run", {zbus::encode_string(ns), zbus::encode_container(ctr)}, 120s);
+  if (!r || r->protocol_error || r->call_error) {
+    std::fprintf(stderr, "Run %s/%s failed: %s\n", ns.c_str(), ctr.name.c_str(),
+                 !r ? r.error().c_str()
+                    : (r->call_error ? r->call_error->c_str() : r->protocol_error->c_str()));
+    return false;
+  }
+  return true;
+}
+
+struct figures {
+  double first_ms = 0;      // p50 of each tenant's first Run
+  double later_ms = 0;      // p50 of the other Runs
+  double per_container = 0; // KiB of host memory per added container
+  size_t shims = 0;
+  double storm_ms = 0;
+  double cycle_ms = 0;     // p50 of zbus Run + Delete of /bin/true
+  double ctr_rm_ms = 0;    // p50 of ctr run --rm of /bin/true
+};
+
+figures measure(bool shim_per_container, int per_tenant, int tenants, int storm_tenants,
+                int storm_per_tenant) {
+  figures f;
+  stack s{shim_per_container};
+  zbus::client c{s.redis.broker()};
+  if (!c.call("ListNS", {}, 30s)) // contd is up
+    std::exit(1);
+  long before = s.host_kib();
+  std::vector<double> first, later;
+  for (int t = 0; t < tenants; ++t) {
+    auto ns = "t" + std::to_string(t);
+    for (int i = 0; i < per_tenant; ++i) {
+      auto t0 = clk::now();
+      if (!run_ok(c, ns, s.make("c" + std::to_string(i))))
+        std::exit(1);
+      (i == 0 ? first : later).push_back(ms_since(t0));
+    }
+  }
+  std::this_thread::sleep_for(1s); // let the shims settle after their last start
+  f.first_ms = pct(first, 50);
+  f.later_ms = pct(later, 50);
+  f.shims = s.ctrd.shim_pids().size();
+  f.per_container = double(s.host_kib() - before) / (per_tenant * tenants);
+  for (int t = 0; t < tenants; ++t)
+    delete_all(c, "t" + std::to_string(t), "c", per_tenant);
+
+  // Run + Delete against ctr run --rm, interleaved.
+  std::vector<double> cycles, ctr_rm;
+  for (int i = 0; i < 20; ++i) {
+    auto id = "once" + std::to_string(i);
+    auto one = s.make(id);
+    one.entrypoint = "/bin/true";
+    auto t0 = clk::now();
+    if (!run_ok(c, "cycle", one))
+      std::exit(1);
+    auto r = c.call("Delete", {zbus::encode_string("cycle"), zbus::encode_string(id)}, 120s);
+    if (!r || r->call_error)
+      std::exit(1);
+    cycles.push_back(ms_since(t0));
+    t0 = clk::now();
+    auto out = s.ctrd.ctr({"-n", "ctr-rm", "run", "--rm", "--rootfs", s.ctrd.rootfs().string(),
+                           "rm" + std::to_string(i), "/bin/true"},
+                          120s);
+    if (out.status != 0)
+      std::fprintf(stderr, "ctr run --rm failed: %s\n", out.output.c_str());
+    ctr_rm.push_back(ms_since(t0));
+  }
+  f.cycle_ms = pct(cycles, 50);
+  f.ctr_rm_ms = pct(ctr_rm, 50);
+
+  // The boot storm: every Run pushed at once, each from its own client.
+  std::vector<std::future<bool>> calls;
+  auto t0 = clk::now();
+  for (int t = 0; t < storm_tenants; ++t)
+    for (int i = 0; i < storm_per_tenant; ++i)
+      calls.push_back(std::async(std::launch::async, [&s, t, i] {
+        zbus::client own{s.redis.broker()};
+        return run_ok(own, "storm" + std::to_string(t), s.make("s" + std::to_string(i)));
+      }));
+  for (auto& call : calls)
+    if (!call.get())
+      std::exit(1);
+  f.storm_ms = ms_since(t0);
+  for (int t = 0; t < storm_tenants; ++t)
+    delete_all(c, "storm" + std::to_string(t), "s", storm_per_tenant);
+  return f;
+}
+
+/// The same number of `ctr run -d` of the rootfs, all started at once; the wall time until every
+/// one has returned (the task is started then).
+double ctr_storm(int n) {
+  test::containerd_instance ctrd;
+  std::vector<std::future<int>> runs;
+  auto t0 = clk::now();
+  for (int i = 0; i < n; ++i)
+    runs.push_back(std::async(std::launch::async, [&ctrd, i] {
+      return ctrd
+        .ctr({"-n", "storm", "run", "-d", "--rootfs", ctrd.rootfs().string(),
+              "c" + std::to_string(i), "/bin/sleep", "100000"},
+             120s)
+        .status;
+    }));
+  for (auto& r : runs)
+    if (r.get() != 0)
+      std::fprintf(stderr, "a ctr run -d failed\n");
+  auto ms = ms_since(t0);
+  ctrd.purge_namespace("storm");
+  return ms;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  int per_tenant = argc > 1 ? std::atoi(argv[1]) : 10;
+  int tenants = argc > 2 ? std::atoi(argv[2]) : 2;
+  int storm_tenants = argc > 3 ? std::atoi(argv[3]) : 8;
+  int storm_per_tenant = argc > 4 ? std::atoi(argv[4]) : 5;
+  spdlog::set_level(spdlog::level::warn);
+  auto shared = measure(false, per_tenant, tenants, storm_tenants, storm_per_tenant);
+  auto own = measure(true, per_tenant, tenants, storm_tenants, storm_per_tenant);
+  auto ctr_ms = ctr_storm(storm_tenants * storm_per_tenant);
+  int n = per_tenant * tenants;
+  std::printf("%d sleeping containers in %d tenants\n", n, tenants);
+  for (const auto* f : {&shared, &own}) {
+    bool sh = f == &shared;
+    std::printf("%-22s Run p50: 1st of a tenant %.1f ms, later %.1f ms (later/1st %.2f)\n",
+                sh ? "shim per namespace:" : "shim per container:", f->first_ms, f->later_ms,
+                f->later_ms / f->first_ms);
+    std::printf("%-22s %zu shims, host memory per added container %.0f KiB\n", "", f->shims,
+                f->per_container);
+  }
+  for (const auto* f : {&shared, &own})
+    std::printf("%s Run+Delete p50 %.1f ms vs ctr run --rm %.1f ms: %.2f\n",
+                f == &shared ? "shim per namespace:" : "shim per container:", f->cycle_ms,
+                f->ctr_rm_ms, f->cycle_ms / f->ctr_rm_ms);
+  std::printf("memory per added container, shared/own: %.2f\n",
+              shared.per_container / own.per_container);
+  int storm = storm_tenants * storm_per_tenant;
+  std::printf("boot storm of %d Runs over %d tenants: shared %.0f ms, own %.0f ms, "
+              "%d parallel ctr run -d %.0f ms\n",
+              storm, storm_tenants, shared.storm_ms, own.storm_ms, storm, ctr_ms);
+  std::printf("boot storm / ctr run -d: shared %.2f, own %.2f\n", shared.storm_ms / ctr_ms,
+              own.storm_ms / ctr_ms);
+  return 0;
+}
