@@ -104,8 +104,8 @@ struct stack {
 /// Deletes through contd (removing them behind its back would make it restart them).
 void delete_all(zbus::client& c, const std::string& ns, const std::string& prefix, int n) {
   for (int i = 0; i < n; ++i) {
-    auto r = c.call("Delete", {zbus::encode_string(ns), zbus::encode_string(prefix + std::to_string(i))},
-                    120s);
+    auto r = c.call(
+      "Delete", {zbus::encode_string(ns), zbus::encode_string(prefix + std::to_string(i))}, 120s);
     if (!r || r->call_error)
       std::fprintf(stderr, "Delete %s/%s%d failed\n", ns.c_str(), prefix.c_str(), i);
   }
@@ -128,8 +128,8 @@ struct figures {
   double per_container = 0; // KiB of host memory per added container
   size_t shims = 0;
   double storm_ms = 0;
-  double cycle_ms = 0;     // p50 of zbus Run + Delete of /bin/true
-  double ctr_rm_ms = 0;    // p50 of ctr run --rm of /bin/true
+  double cycle_ms = 0;  // p50 of zbus Run + Delete of /bin/true
+  double ctr_rm_ms = 0; // p50 of ctr run --rm of /bin/true
 };
 
 figures measure(bool shim_per_container, int per_tenant, int tenants, int storm_tenants,

@@ -38,8 +38,8 @@ struct module_config {
   /// Memory of containers that ask for 0 (bytes), and their pids limit.
   uint64_t default_memory = 256ull << 20;
   int64_t pids_limit = 4096;
-  /// One containerd shim per container instead of one per namespace (oci::spec_defaults).
-  bool shim_per_container = false;
+  /// One containerd shim per container; false: one per namespace (oci::spec_defaults).
+  bool shim_per_container = true;
 };
 
 /// The actors of a running module. `module` is what zbus calls; `client` answers readiness

@@ -17,9 +17,10 @@ const char* const usage = R"(usage: contd [flags]
   --containerd SOCKET   containerd's socket (default /run/containerd/containerd.sock)
   --netns-dir DIR       named network namespaces (default /var/run/netns)
   --corex PATH          coreX binary for interactive containers (default /usr/bin/corex)
-  --shim-per-container  start one containerd shim per container (containerd's default)
-                        instead of one per namespace; a crash of a shared shim stops all of
-                        its containers, which are then restarted under their policies
+  --shim-per-container=false
+                        one containerd shim per namespace instead of one per container
+                        (the default, true); a crash of a shared shim stops all of its
+                        containers, which are then restarted under their policies
   --max-inflight N      calls out of Redis at once (default 1024)
   --log-max-size SIZE   cap of one container's log plus its rotated file, in bytes or with
                         a K, M or G suffix (default 10M; at least 64K)
@@ -44,7 +45,7 @@ std::map<std::string, std::string> default_values() {
     {"containerd", "/run/containerd/containerd.sock"},
     {"netns-dir", "/var/run/netns"},
     {"corex", "/usr/bin/corex"},
-    {"shim-per-container", "false"},
+    {"shim-per-container", "true"},
     {"max-inflight", "1024"},
     {"log-max-size", "10M"},
     {"logger", ""},

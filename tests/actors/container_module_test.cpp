@@ -121,14 +121,14 @@ TEST_CASE_METHOD(fixture, "Run is idempotent for the same request and refuses a 
   CHECK(std::count(fake().calls.begin(), fake().calls.end(), "ctr_create c1") == 1);
 }
 
-TEST_CASE_METHOD(fixture, "a container created with its own shim is the same container for Run",
+TEST_CASE_METHOD(fixture, "a container created with a shared shim is the same container for Run",
                  "[module]") {
-  // An earlier contd ran with --shim-per-container: its spec has no shim group annotation.
+  // An earlier contd ran with --shim-per-container=false: its spec names the shim group.
   REQUIRE(run_container("ns1", make_container("c1")));
   auto& rec = fake().containers[{"ns1", "c1"}];
   auto spec = nlohmann::json::parse(rec.spec_json);
-  REQUIRE(spec["annotations"].contains(std::string{oci::annotation_shim_group}));
-  spec["annotations"].erase(std::string{oci::annotation_shim_group});
+  REQUIRE_FALSE(spec["annotations"].contains(std::string{oci::annotation_shim_group}));
+  spec["annotations"][std::string{oci::annotation_shim_group}] = "ns1";
   rec.spec_json = spec.dump();
   auto again = run_container("ns1", make_container("c1"));
   REQUIRE(again);

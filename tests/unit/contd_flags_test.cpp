@@ -70,7 +70,7 @@ TEST_CASE("no flags: the defaults", "[contd][flags]") {
   CHECK(s.logger.empty());
   CHECK(s.log_level == "info");
   CHECK(s.log_format == "text");
-  CHECK_FALSE(s.shim_per_container); // one shim per namespace
+  CHECK(s.shim_per_container); // containerd's default: one shim per container
   CHECK_FALSE(s.help);
   CHECK_FALSE(s.version);
 }
@@ -81,7 +81,8 @@ TEST_CASE("the shim-per-container flag is a boolean: present, =true, =false or i
   CHECK(ok({"-shim-per-container", "--root", "/srv"}).root == "/srv"); // takes no value
   CHECK(ok({"--shim-per-container=true"}).shim_per_container);
   CHECK_FALSE(ok({"--shim-per-container=false"}).shim_per_container);
-  CHECK(ok({"--config", "f"}, files({{"f", "shim-per-container = true\n"}})).shim_per_container);
+  CHECK_FALSE(
+    ok({"--config", "f"}, files({{"f", "shim-per-container = false\n"}})).shim_per_container);
   CHECK(error_of({"--shim-per-container=yes"})
         == "--shim-per-container is true or false, not 'yes'");
 }
