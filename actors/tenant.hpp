@@ -122,6 +122,9 @@ struct tenant_state {
   /// False from a stream gap until the reconciliation after it is complete: meanwhile Inspect
   /// asks containerd instead of the model.
   bool synced = false;
+  /// The namespace was created (or found) with contd's label by this tenant: later Runs skip
+  /// Namespaces.Create. A tenant lives at most an idle period past its last work.
+  bool ns_ready = false;
   bool reconciling = false;
   bool reconcile_again = false; // a gap arrived during a reconciliation
   size_t syncs_pending = 0;     // per-container syncs of the running reconciliation

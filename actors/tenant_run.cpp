@@ -16,6 +16,7 @@ struct run_job : std::enable_shared_from_this<run_job> {
   container req;
   string id;
   string spec;
+  bool compared = false; // Containers.Get after AlreadyExists, at most once
   caf::typed_response_promise<string> rp;
   done_fn done;
 
@@ -52,6 +53,14 @@ struct run_job : std::enable_shared_from_this<run_job> {
       ensure_running();
       return;
     }
+    // Not in the model: most likely new. Create it; containerd's AlreadyExists sends it to the
+    // comparison below (Containers.Create changes nothing then), so a new container costs no
+    // Containers.Get.
+    create_namespace();
+  }
+
+  // An existing container contd has no model of (not yet reconciled, or not contd's).
+  void compare_existing() {
     auto j = shared_from_this();
     self->request(client(self), call_timeout(self), atom::ctr_get_v, ns(), id)
       .then(
@@ -66,7 +75,7 @@ struct run_job : std::enable_shared_from_this<run_job> {
           j->ensure_running();
         },
         [j](caf::error& err) {
-          if (err == errc::not_found)
+          if (err == errc::not_found) // deleted meanwhile by someone else: create it
             j->create_namespace();
           else
             j->finish(err);
@@ -150,12 +159,23 @@ struct run_job : std::enable_shared_from_this<run_job> {
       });
   }
 
-  // Step 3: the namespace, labelled as contd's.
+  // Step 3: the namespace, labelled as contd's (once per tenant). Should someone remove it while
+  // it is empty, containerd creates it again with the next container, unlabelled, and the next
+  // tenant of that namespace labels it.
   void create_namespace() {
+    if (self->state.ns_ready) {
+      create_container();
+      return;
+    }
     auto j = shared_from_this();
     label_map ns_labels{{label_managed, "true"}};
     self->request(client(self), call_timeout(self), atom::ns_ensure_v, ns(), ns_labels)
-      .then([j] { j->create_container(); }, [j](caf::error& err) { j->finish(err); });
+      .then(
+        [j] {
+          j->self->state.ns_ready = true;
+          j->create_container();
+        },
+        [j](caf::error& err) { j->finish(err); });
   }
 
   // Step 4: the container record, desired "creating" until the caller is answered.
@@ -176,7 +196,14 @@ struct run_job : std::enable_shared_from_this<run_job> {
           start_sinks(j->self, j->id);
           j->start_task();
         },
-        [j](caf::error& err) { j->finish(err); });
+        [j](caf::error& err) {
+          if (err == errc::already_exists && !j->compared) {
+            j->compared = true;
+            j->compare_existing();
+          } else {
+            j->finish(err);
+          }
+        });
   }
 
   // Step 5: the task.

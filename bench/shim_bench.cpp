@@ -12,6 +12,9 @@
 // 3. Run + Delete p50 of a /bin/true container through zbus against `ctr run --rm` of the same
 //    rootfs in the same containerd (a tenant without other containers: its shim starts and ends
 //    with the container either way).
+//    Then where the time goes: every containerd call a Run and a Delete make, timed one by one
+//    through the adapter with the spec and logger contd uses (p50 of each), against the same
+//    Run + Delete through zbus.
 // 4. Boot storm: storm_tenants * storm_per_tenant Runs pushed at once over Redis, as provisiond
 //    does after a reboot; the wall time until every Run is answered, against the same number of
 //    `ctr run -d` started in parallel.
@@ -27,9 +30,11 @@
 #include <vector>
 
 #include <caf/actor_system.hpp>
+#include <caf/scoped_actor.hpp>
 #include <spdlog/spdlog.h>
 
 #include "bench/figures.hpp"
+#include "messages/messages.hpp"
 #include "src/config/actor_config.hpp"
 #include "src/front_door.hpp"
 #include "src/module.hpp"
@@ -122,6 +127,86 @@ bool run_ok(zbus::client& c, const std::string& ns, const container& ctr) {
   return true;
 }
 
+/// Every containerd call of one Run and one Delete of a /bin/true container, through the adapter
+/// as contd makes them, timed one by one: p50 per step over `runs` cycles.
+void step_breakdown(stack& s, int runs, double zbus_cycle_ms) {
+  caf::scoped_actor self{s.sys};
+  const std::string ns = "steps";
+  const std::vector<std::string> names{
+    "Run:    Containers.Get (miss)", "Run:    Namespaces.Create", "Run:    Containers.Create",
+    "Run:    Tasks.Create",          "Run:    Tasks.Start",       "Run:    Containers.Update",
+    "(the task runs /bin/true)",     "Delete: Containers.Update", "Delete: Tasks.Get",
+    "Delete: Tasks.Delete",          "Delete: Tasks.Get (guard)", "Delete: Containers.Delete",
+    "no IO:  Containers.Create",     "no IO:  Tasks.Create",      "no IO:  Tasks.Start",
+    "(the task runs /bin/true)",     "no IO:  Tasks.Delete",      "no IO:  Containers.Delete"};
+  std::vector<std::vector<double>> ms(names.size());
+  auto logger = std::string{CONTD_BIN_DIR} + "/contd-logger";
+  for (int i = 0; i < runs; ++i) {
+    auto id = "s" + std::to_string(i);
+    container c;
+    c.name = id;
+    c.root_fs = s.ctrd.rootfs().string();
+    c.network.ns = s.netns;
+    c.entrypoint = "/bin/true";
+    std::string spec;
+    self->request(s.module.builder, 30s, atom::build_v, ns, c)
+      .receive([&](std::string& x) { spec = std::move(x); }, [](caf::error&) {});
+    auto log = (s.ctrd.scratch() / (id + ".log")).string();
+    std::ofstream{log + ".lock"};
+    std::ofstream{log};
+    auto uri = "binary://" + logger + "?path=" + log + "&max=10485760";
+    container_record rec;
+    rec.id = id;
+    rec.spec_json = spec;
+    rec.labels = {{"contd.managed", "true"}, {"contd.desired", "creating"}};
+    size_t step = 0;
+    // on_ok names the reply type (the adapter is a typed actor); errors count as a step too.
+    auto timed = [&](auto on_ok, auto&&... xs) {
+      auto t0 = clk::now();
+      self->request(s.module.client, 30s, std::forward<decltype(xs)>(xs)...)
+        .receive(on_ok, [](caf::error&) {});
+      ms[step++].push_back(ms_since(t0));
+    };
+    auto record = [](container_record&) {};
+    auto pid = [](uint32_t) {};
+    auto task = [](task_info&) {};
+    auto exit = [](exit_info&) {};
+    auto none = [] {};
+    timed(record, atom::ctr_get_v, ns, id);
+    timed(none, atom::ns_ensure_v, ns, label_map{});
+    timed(record, atom::ctr_create_v, ns, rec);
+    timed(pid, atom::tsk_create_v, ns, id, uri, uri);
+    timed(pid, atom::tsk_start_v, ns, id);
+    timed(record, atom::ctr_labels_v, ns, id, label_map{{"contd.desired", "running"}});
+    timed(exit, atom::tsk_wait_v, ns, id, caf::timespan{10s});
+    timed(record, atom::ctr_labels_v, ns, id, label_map{{"contd.desired", "deleted"}});
+    timed(task, atom::tsk_get_v, ns, id);
+    timed(exit, atom::tsk_delete_v, ns, id);
+    timed(task, atom::tsk_get_v, ns, id);
+    timed(none, atom::ctr_delete_v, ns, id);
+    // The same task without output: what starting contd-logger adds to Tasks.Create.
+    auto bare = rec;
+    bare.id = id + "-bare";
+    timed(record, atom::ctr_create_v, ns, bare);
+    timed(pid, atom::tsk_create_v, ns, bare.id, std::string{}, std::string{});
+    timed(pid, atom::tsk_start_v, ns, bare.id);
+    timed(exit, atom::tsk_wait_v, ns, bare.id, caf::timespan{10s});
+    timed(exit, atom::tsk_delete_v, ns, bare.id);
+    timed(none, atom::ctr_delete_v, ns, bare.id);
+  }
+  double sum = 0;
+  for (size_t k = 0; k < names.size(); ++k) {
+    auto p50 = pct(ms[k], 50);
+    if (k != 6 && k < 12)
+      sum += p50;
+    std::printf("  %-32s p50 %6.1f ms\n", names[k].c_str(), p50);
+  }
+  std::printf("  sum of the calls (without the task's run) %.1f ms; zbus Run+Delete %.1f ms: "
+              "contd's own share %.2f\n",
+              sum, zbus_cycle_ms, (zbus_cycle_ms - sum) / zbus_cycle_ms);
+  s.ctrd.purge_namespace(ns);
+}
+
 struct figures {
   double first_ms = 0;      // p50 of each tenant's first Run
   double later_ms = 0;      // p50 of the other Runs
@@ -181,6 +266,10 @@ figures measure(bool shim_per_container, int per_tenant, int tenants, int storm_
   }
   f.cycle_ms = pct(cycles, 50);
   f.ctr_rm_ms = pct(ctr_rm, 50);
+  if (!shim_per_container) {
+    std::printf("where a Run and a Delete spend (shim per namespace):\n");
+    step_breakdown(s, 10, f.cycle_ms);
+  }
 
   // The boot storm: every Run pushed at once, each from its own client.
   std::vector<std::future<bool>> calls;

@@ -15,11 +15,11 @@ TEST_CASE_METHOD(fixture, "Run creates namespace, container and a started task w
   REQUIRE(has_task("ns1", "c1"));
   CHECK(fake().tasks[{"ns1", "c1"}].status == task_status::running);
   // The container is "creating" until the task started; then "running", then the answer.
-  CHECK(
-    calls_for("c1")
-    == std::vector<std::string>{"ctr_get", "ctr_create", "tsk_create", "tsk_start", "ctr_labels"});
+  // A new container costs no Containers.Get: Create says whether it exists.
+  CHECK(calls_for("c1")
+        == std::vector<std::string>{"ctr_create", "tsk_create", "tsk_start", "ctr_labels"});
   CHECK(fake().containers[{"ns1", "c1"}].labels.at(label_desired) == "running");
-  CHECK(fake().calls.front() == "ctr_get c1"); // nothing touched before validation passed
+  CHECK(fake().calls.front() == "ns_ensure ns1"); // nothing touched before validation passed
   // stdout and stderr go to contd's logger (binary://), which writes <logs>/<ns>/<id>.log
   auto it = std::find_if(fake().calls.begin(), fake().calls.end(),
                          [](auto& c) { return c.rfind("tsk_create", 0) == 0; });
@@ -119,6 +119,49 @@ TEST_CASE_METHOD(fixture, "Run is idempotent for the same request and refuses a 
   CHECK(conflict.error() == errc::already_exists);
   CHECK(error_text(conflict.error()) == R"(container "c1": already exists)");
   CHECK(std::count(fake().calls.begin(), fake().calls.end(), "ctr_create c1") == 1);
+}
+
+TEST_CASE_METHOD(fixture, "the namespace is created once per tenant, not once per Run",
+                 "[module]") {
+  REQUIRE(run_container("ns1", make_container("c1")));
+  REQUIRE(run_container("ns1", make_container("c2")));
+  REQUIRE(run_container("ns2", make_container("c1")));
+  CHECK(std::count(fake().calls.begin(), fake().calls.end(), "ns_ensure ns1") == 1);
+  CHECK(std::count(fake().calls.begin(), fake().calls.end(), "ns_ensure ns2") == 1);
+}
+
+TEST_CASE_METHOD(fixture,
+                 "Run of a container contd has no model of compares it after Create refuses",
+                 "[module]") {
+  // c1 as an earlier contd left it (created, task running), put back behind this tenant's back
+  // after its Delete, so that the tenant's model does not know it.
+  REQUIRE(run_container("ns1", make_container("c1")));
+  auto rec = fake().containers[{"ns1", "c1"}];
+  auto task = fake().tasks[{"ns1", "c1"}];
+  REQUIRE(request_void(module, atom::delete_v, std::string{"ns1"}, std::string{"c1"})
+          == caf::error{});
+  fake().containers[{"ns1", "c1"}] = rec;
+  fake().tasks[{"ns1", "c1"}] = task;
+  fake().calls.clear();
+  auto same = run_container("ns1", make_container("c1"));
+  REQUIRE(same);
+  CHECK(*same == "c1");
+  // Create refused (and changed nothing); the comparison found the same request, and its task
+  // running.
+  CHECK(calls_for("c1") == std::vector<std::string>{"ctr_create", "ctr_get", "tsk_get"});
+  CHECK(fake().tasks[{"ns1", "c1"}].pid == task.pid); // not restarted
+  // The same path with a different request is a conflict, and Create changed nothing.
+  auto foreign = rec;
+  foreign.id = "c9";
+  fake().containers[{"ns1", "c9"}] = foreign;
+  auto other = make_container("c9");
+  other.entrypoint = "/bin/other";
+  auto conflict = run_container("ns1", other);
+  REQUIRE_FALSE(conflict);
+  CHECK(conflict.error() == errc::already_exists);
+  CHECK(error_text(conflict.error()) == R"(container "c9": already exists)");
+  CHECK(fake().containers[{"ns1", "c9"}].spec_json == rec.spec_json);
+  CHECK_FALSE(has_task("ns1", "c9"));
 }
 
 TEST_CASE_METHOD(fixture, "a container created with a shared shim is the same container for Run",
