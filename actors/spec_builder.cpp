@@ -10,7 +10,8 @@ spec_builder_actor::behavior_type spec_builder(spec_builder_pointer self,
                                                spec_builder_config config) {
   self->state.config = std::move(config);
   return {
-    [self](atom::build, const std::string& ns, const container& c) -> caf::result<std::string> {
+    [self](atom::build, const std::string& ns, const container& c,
+           const std::string& shim_group) -> caf::result<std::string> {
       const auto& cfg = self->state.config;
       // A 0-OS v1 flist's <RootFS>/.startup.toml supplies what the request leaves empty. Read
       // (bounded, no links, no blocking) before validation, so that the merged request is what
@@ -30,7 +31,7 @@ spec_builder_actor::behavior_type spec_builder(spec_builder_pointer self,
       // creates anything, so a refused request leaves no trace.
       if (auto problem = oci::validate(ns, ran, cfg.node, cfg.limits))
         return make_error(errc::invalid_argument, std::move(*problem));
-      auto spec = oci::build_spec(ns, ran, cfg.node, cfg.defaults);
+      auto spec = oci::build_spec(ns, ran, cfg.node, cfg.defaults, shim_group);
       if (!spec)
         return make_error(errc::invalid_argument, spec.error());
       // The spec runs the merged request; the stored request (what Inspect returns) is the

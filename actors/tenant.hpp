@@ -12,6 +12,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -63,6 +64,11 @@ struct tenant_config {
   int64_t unix_origin_ns = 0;
   /// Seed of the backoff jitter; 0 draws one.
   uint64_t jitter_seed = 0;
+  /// At most this many containers of the namespace share one containerd shim (runc v2 shim
+  /// groups: one shim process of about 13 MB instead of one per container). A shim creates its
+  /// tasks one at a time, so the bound also keeps a burst of Runs in one namespace spread over
+  /// several shims. 0: a shim per container.
+  size_t shim_group_size = 0;
 };
 
 /// Labels contd puts on what it creates; the durable part of a container's model.
@@ -83,8 +89,9 @@ desired_state desired_from_labels(const label_map& labels);
 
 /// What a tenant knows of one managed container.
 struct container_model {
-  container request;     // what Inspect returns (name, created_at filled in)
-  std::string spec_json; // the OCI spec stored in containerd
+  container request;      // what Inspect returns (name, created_at filled in)
+  std::string spec_json;  // the OCI spec stored in containerd
+  std::string shim_group; // its runc shim group; empty: a shim of its own
   desired_state desired = desired_state::creating;
   supervise::policy policy;
   supervise::history history;
@@ -116,6 +123,11 @@ struct tenant_state {
   bool sinks_armed = false; // the periodic stats/forwarding pass is scheduled
 
   std::map<std::string, container_model> models;
+  /// Shim groups chosen by Runs still in flight (not yet, or not any more, in the model), with
+  /// how many Runs chose each.
+  std::map<std::string, size_t> shim_reserved;
+  /// Shim groups with a Tasks.Create in flight, each with the creates waiting for it to answer.
+  std::map<std::string, std::deque<std::function<void()>>> shim_gates;
   supervise::container_fifo fifo;
   /// Work not bound to one container (List, Logs, reconcile listings).
   size_t side_calls = 0;

@@ -100,6 +100,31 @@ std::chrono::nanoseconds grace_of(const string& spec_json, std::chrono::nanoseco
                   std::chrono::duration_cast<std::chrono::nanoseconds>(max_grace));
 }
 
+string shim_group_of(const string& spec_json) {
+  auto spec = nlohmann::json::parse(spec_json, nullptr, false);
+  if (spec.is_discarded() || !spec.is_object())
+    return {};
+  auto ann = spec.find("annotations");
+  if (ann == spec.end() || !ann->is_object())
+    return {};
+  auto it = ann->find(string{oci::annotation_shim_group});
+  return it != ann->end() && it->is_string() ? it->get<string>() : string{};
+}
+
+string choose_shim_group(const tenant_state& st) {
+  if (st.config.shim_group_size == 0)
+    return {};
+  std::map<string, size_t> members = st.shim_reserved;
+  for (const auto& [id, m] : st.models)
+    if (!m.shim_group.empty())
+      ++members[m.shim_group];
+  for (size_t k = 0;; ++k) {
+    auto group = "shim-" + std::to_string(k);
+    if (members[group] < st.config.shim_group_size)
+      return group;
+  }
+}
+
 /// What the original's Inspect reads from a spec, for containers contd did not create.
 static container container_from_foreign_spec(const nlohmann::json& spec) {
   container c;
@@ -164,6 +189,7 @@ container_model model_from_record(const container_record& rec) {
   container_model m;
   m.request = request_of(rec);
   m.spec_json = rec.spec_json;
+  m.shim_group = shim_group_of(rec.spec_json);
   m.desired = desired_from_labels(rec.labels);
   m.policy = supervise::effective(m.request.restart);
   char* end = nullptr;

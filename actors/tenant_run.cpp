@@ -17,12 +17,14 @@ struct run_job : std::enable_shared_from_this<run_job> {
   string id;
   string spec;
   bool compared = false; // Containers.Get after AlreadyExists, at most once
+  string shim_group;     // chosen for a new container, held in shim_reserved until finish
   caf::typed_response_promise<string> rp;
   done_fn done;
 
   string ns() const { return self->state.ns; }
 
   void finish(caf::error err) {
+    release_shim_group();
     if (err)
       rp.deliver(std::move(err));
     else
@@ -30,10 +32,23 @@ struct run_job : std::enable_shared_from_this<run_job> {
     done();
   }
 
-  // Step 1: validate and build the spec (no side effect before it).
+  void release_shim_group() {
+    auto& reserved = self->state.shim_reserved;
+    if (auto it = reserved.find(shim_group); !shim_group.empty() && it != reserved.end()) {
+      if (--it->second == 0)
+        reserved.erase(it);
+    }
+    shim_group.clear();
+  }
+
+  // Step 1: validate and build the spec (no side effect before it), with the shim group a new
+  // container would join; it counts as a member of the group until the Run is answered.
   void build() {
+    shim_group = choose_shim_group(self->state);
+    if (!shim_group.empty())
+      ++self->state.shim_reserved[shim_group];
     auto j = shared_from_this();
-    self->request(self->state.builder, call_timeout(self), atom::build_v, ns(), req)
+    self->request(self->state.builder, call_timeout(self), atom::build_v, ns(), req, shim_group)
       .then(
         [j](string& s) {
           j->spec = std::move(s);

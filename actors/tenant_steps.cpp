@@ -148,13 +148,50 @@ void launch_task(tenant_pointer self, const string& id, std::function<void(uint3
       [fail](caf::error& err) { fail(err); });
 }
 
+namespace {
+
+// The runc v2 shim holds its one lock for the whole of a Tasks.Create (runc create), and every
+// other call it serves (Start, Kill, Delete, and the Connect containerd makes for each of its
+// tasks when it restarts, within 5 s) takes that lock too. So a tenant sends a shim group one
+// Tasks.Create at a time and queues the others here: a queue inside a shared shim would hold up
+// its running neighbours, and a restarting containerd that cannot connect in time declares the
+// shim dead.
+void enter_shim_gate(tenant_pointer self, const string& group, std::function<void()> create) {
+  if (group.empty()) {
+    create();
+    return;
+  }
+  auto [it, first] = self->state.shim_gates.try_emplace(group);
+  if (first)
+    create();
+  else
+    it->second.push_back(std::move(create));
+}
+
+void leave_shim_gate(tenant_pointer self, const string& group) {
+  auto it = self->state.shim_gates.find(group);
+  if (group.empty() || it == self->state.shim_gates.end())
+    return;
+  if (it->second.empty()) {
+    self->state.shim_gates.erase(it);
+    return;
+  }
+  auto next = std::move(it->second.front());
+  it->second.pop_front();
+  next();
+}
+
+} // namespace
+
 void create_task(tenant_pointer self, const string& id, const string& uri,
                  std::function<void(uint32_t)> ok, std::function<void(caf::error)> fail) {
   auto ns = self->state.ns;
   auto path = uri, err_path = uri; // the shim takes the scheme from stdout; binary:// serves both
+  string group;
   if (auto* m = model_of(self, id)) {
     m->starting = true;
     m->exit_during_run.reset();
+    group = m->shim_group;
   }
   auto end = [self, id] {
     if (auto* m = model_of(self, id))
@@ -172,25 +209,39 @@ void create_task(tenant_pointer self, const string& id, const string& uri,
           fail(err);
         });
   };
-  self->request(client(self), call_timeout(self), atom::tsk_create_v, ns, id, path, err_path)
-    .then(start, [self, ns, id, path, err_path, start, fail, end](caf::error& err) {
-      if (!leak_symptom(err)) {
+  // Tasks.Create inside the group's gate; the gate opens for the next one at its answer.
+  auto create = [self, ns, id, path, err_path, group](std::function<void(uint32_t)> created,
+                                                      std::function<void(caf::error)> refused) {
+    enter_shim_gate(self, group, [=] {
+      self->request(client(self), call_timeout(self), atom::tsk_create_v, ns, id, path, err_path)
+        .then(
+          [self, group, created](uint32_t pid) {
+            leave_shim_gate(self, group);
+            created(pid);
+          },
+          [self, group, refused](caf::error& err) {
+            leave_shim_gate(self, group);
+            refused(err);
+          });
+    });
+  };
+  create(start, [self, id, start, fail, end, create](caf::error err) {
+    if (!leak_symptom(err)) {
+      end();
+      fail(err);
+      return;
+    }
+    // Once: remove what containerd leaked (a shim, or a bundle without one), create again.
+    auto retry = [start, fail, end, create] {
+      create(start, [fail, end](caf::error err) {
         end();
         fail(err);
-        return;
-      }
-      // Once: remove what containerd leaked (a shim, or a bundle without one), create again.
-      auto retry = [self, ns, id, path, err_path, start, fail, end] {
-        self->request(client(self), call_timeout(self), atom::tsk_create_v, ns, id, path, err_path)
-          .then(start, [fail, end](caf::error& err) {
-            end();
-            fail(err);
-          });
-      };
-      reap_leaked(self, id, [self, id, bundle = orphan_bundle_in(err), retry] {
-        reap_bundle(self, id, bundle, retry); // the shim's removal may have taken it already
       });
+    };
+    reap_leaked(self, id, [self, id, bundle = orphan_bundle_in(err), retry] {
+      reap_bundle(self, id, bundle, retry); // the shim's removal may have taken it already
     });
+  });
 }
 
 /// Marks the model running with `pid`, then applies an exit of that pid that arrived meanwhile.

@@ -1,6 +1,6 @@
-// Shared shims (one containerd shim per namespace, contd's default) against one shim per
-// container (--shim-per-container), in one run on the same busybox rootfs. Prints figures;
-// asserts nothing.
+// Shared shims (--shim-per-container=false: at most 10 containers of a namespace per containerd
+// shim) against one shim per container (contd's default), in one run on the same busybox rootfs.
+// Prints figures; asserts nothing.
 //
 //   shim_bench [per_tenant=10] [tenants=2] [storm_tenants=8] [storm_per_tenant=5]
 //
@@ -10,14 +10,15 @@
 //    containerd) with per_tenant * tenants sleeping containers, minus the same with none: the cost
 //    of one added container, for both settings.
 // 3. Run + Delete p50 of a /bin/true container through zbus against `ctr run --rm` of the same
-//    rootfs in the same containerd (a tenant without other containers: its shim starts and ends
-//    with the container either way).
+//    rootfs in the same containerd: in a tenant without other containers (its shim starts and
+//    ends with the container either way), and in a tenant where another container runs (a
+//    shared shim is already there and stays).
 //    Then where the time goes: every containerd call a Run and a Delete make, timed one by one
 //    through the adapter with the spec and logger contd uses (p50 of each), against the same
 //    Run + Delete through zbus.
 // 4. Boot storm: storm_tenants * storm_per_tenant Runs pushed at once over Redis, as provisiond
 //    does after a reboot; the wall time until every Run is answered, against the same number of
-//    `ctr run -d` started in parallel.
+//    `ctr run -d` started in parallel. Then the same number of Runs at once into one tenant.
 #include <sys/types.h>
 
 #include <algorithm>
@@ -149,7 +150,7 @@ void step_breakdown(stack& s, int runs, double zbus_cycle_ms) {
     c.network.ns = s.netns;
     c.entrypoint = "/bin/true";
     std::string spec;
-    self->request(s.module.builder, 30s, atom::build_v, ns, c)
+    self->request(s.module.builder, 30s, atom::build_v, ns, c, std::string{"shim-0"})
       .receive([&](std::string& x) { spec = std::move(x); }, [](caf::error&) {});
     auto log = (s.ctrd.scratch() / (id + ".log")).string();
     std::ofstream{log + ".lock"};
@@ -213,8 +214,10 @@ struct figures {
   double per_container = 0; // KiB of host memory per added container
   size_t shims = 0;
   double storm_ms = 0;
-  double cycle_ms = 0;  // p50 of zbus Run + Delete of /bin/true
-  double ctr_rm_ms = 0; // p50 of ctr run --rm of /bin/true
+  double burst_ms = 0;      // the storm's Runs all into one tenant
+  double cycle_ms = 0;      // p50 of zbus Run + Delete of /bin/true
+  double warm_cycle_ms = 0; // the same in a tenant where another container runs
+  double ctr_rm_ms = 0;     // p50 of ctr run --rm of /bin/true
 };
 
 figures measure(bool shim_per_container, int per_tenant, int tenants, int storm_tenants,
@@ -243,20 +246,25 @@ figures measure(bool shim_per_container, int per_tenant, int tenants, int storm_
   for (int t = 0; t < tenants; ++t)
     delete_all(c, "t" + std::to_string(t), "c", per_tenant);
 
-  // Run + Delete against ctr run --rm, interleaved.
-  std::vector<double> cycles, ctr_rm;
+  // Run + Delete against ctr run --rm, interleaved; in an empty tenant, and in one where a
+  // neighbour runs (with shared shims, its shim is already there and stays).
+  if (!run_ok(c, "cycle-warm", s.make("neighbour")))
+    std::exit(1);
+  std::vector<double> cycles, warm_cycles, ctr_rm;
   for (int i = 0; i < 20; ++i) {
     auto id = "once" + std::to_string(i);
     auto one = s.make(id);
     one.entrypoint = "/bin/true";
+    for (const char* ns : {"cycle", "cycle-warm"}) {
+      auto t0 = clk::now();
+      if (!run_ok(c, ns, one))
+        std::exit(1);
+      auto r = c.call("Delete", {zbus::encode_string(ns), zbus::encode_string(id)}, 120s);
+      if (!r || r->call_error)
+        std::exit(1);
+      (std::string{ns} == "cycle" ? cycles : warm_cycles).push_back(ms_since(t0));
+    }
     auto t0 = clk::now();
-    if (!run_ok(c, "cycle", one))
-      std::exit(1);
-    auto r = c.call("Delete", {zbus::encode_string("cycle"), zbus::encode_string(id)}, 120s);
-    if (!r || r->call_error)
-      std::exit(1);
-    cycles.push_back(ms_since(t0));
-    t0 = clk::now();
     auto out = s.ctrd.ctr({"-n", "ctr-rm", "run", "--rm", "--rootfs", s.ctrd.rootfs().string(),
                            "rm" + std::to_string(i), "/bin/true"},
                           120s);
@@ -265,9 +273,14 @@ figures measure(bool shim_per_container, int per_tenant, int tenants, int storm_
     ctr_rm.push_back(ms_since(t0));
   }
   f.cycle_ms = pct(cycles, 50);
+  f.warm_cycle_ms = pct(warm_cycles, 50);
   f.ctr_rm_ms = pct(ctr_rm, 50);
+  if (auto r = c.call("Delete",
+                      {zbus::encode_string("cycle-warm"), zbus::encode_string("neighbour")}, 120s);
+      !r || r->call_error)
+    std::fprintf(stderr, "Delete cycle-warm/neighbour failed\n");
   if (!shim_per_container) {
-    std::printf("where a Run and a Delete spend (shim per namespace):\n");
+    std::printf("where a Run and a Delete spend (shared shims, in an empty tenant):\n");
     step_breakdown(s, 10, f.cycle_ms);
   }
 
@@ -286,6 +299,21 @@ figures measure(bool shim_per_container, int per_tenant, int tenants, int storm_
   f.storm_ms = ms_since(t0);
   for (int t = 0; t < storm_tenants; ++t)
     delete_all(c, "storm" + std::to_string(t), "s", storm_per_tenant);
+
+  // The same number of Runs at once into one tenant: one shim takes every Tasks.Create.
+  calls.clear();
+  int burst = storm_tenants * storm_per_tenant;
+  t0 = clk::now();
+  for (int i = 0; i < burst; ++i)
+    calls.push_back(std::async(std::launch::async, [&s, i] {
+      zbus::client own{s.redis.broker()};
+      return run_ok(own, "burst", s.make("b" + std::to_string(i)));
+    }));
+  for (auto& call : calls)
+    if (!call.get())
+      std::exit(1);
+  f.burst_ms = ms_since(t0);
+  delete_all(c, "burst", "b", burst);
   return f;
 }
 
@@ -327,15 +355,17 @@ int main(int argc, char** argv) {
   for (const auto* f : {&shared, &own}) {
     bool sh = f == &shared;
     std::printf("%-22s Run p50: 1st of a tenant %.1f ms, later %.1f ms (later/1st %.2f)\n",
-                sh ? "shim per namespace:" : "shim per container:", f->first_ms, f->later_ms,
+                sh ? "shared shims:" : "shim per container:", f->first_ms, f->later_ms,
                 f->later_ms / f->first_ms);
     std::printf("%-22s %zu shims, host memory per added container %.0f KiB\n", "", f->shims,
                 f->per_container);
   }
   for (const auto* f : {&shared, &own})
-    std::printf("%s Run+Delete p50 %.1f ms vs ctr run --rm %.1f ms: %.2f\n",
-                f == &shared ? "shim per namespace:" : "shim per container:", f->cycle_ms,
-                f->ctr_rm_ms, f->cycle_ms / f->ctr_rm_ms);
+    std::printf("%s Run+Delete p50 %.1f ms (empty tenant), %.1f ms (a neighbour runs) vs ctr run "
+                "--rm %.1f ms: %.2f, %.2f\n",
+                f == &shared ? "shared shims:" : "shim per container:", f->cycle_ms,
+                f->warm_cycle_ms, f->ctr_rm_ms, f->cycle_ms / f->ctr_rm_ms,
+                f->warm_cycle_ms / f->ctr_rm_ms);
   std::printf("memory per added container, shared/own: %.2f\n",
               shared.per_container / own.per_container);
   int storm = storm_tenants * storm_per_tenant;
@@ -344,5 +374,9 @@ int main(int argc, char** argv) {
               storm, storm_tenants, shared.storm_ms, own.storm_ms, storm, ctr_ms);
   std::printf("boot storm / ctr run -d: shared %.2f, own %.2f\n", shared.storm_ms / ctr_ms,
               own.storm_ms / ctr_ms);
+  std::printf("%d Runs at once into one tenant: shared %.0f ms, own %.0f ms; / ctr run -d: "
+              "shared %.2f, own %.2f\n",
+              storm, shared.burst_ms, own.burst_ms, shared.burst_ms / ctr_ms,
+              own.burst_ms / ctr_ms);
   return 0;
 }

@@ -163,8 +163,9 @@ using containerd_client_impl_actor = containerd_client_actor::extend<
 
 /// Validates a container request and builds its OCI runtime spec (pure; see src/oci).
 using spec_builder_actor = caf::typed_actor<
-  // (ns, request) -> the OCI runtime spec JSON; errc::invalid_argument naming field and value
-  caf::replies_to<atom::build, std::string, container>::with<std::string>>;
+  // (ns, request, shim group) -> the OCI runtime spec JSON; errc::invalid_argument naming field
+  // and value. A non-empty shim group is the runc shim's group annotation (oci::build_spec).
+  caf::replies_to<atom::build, std::string, container, std::string>::with<std::string>>;
 
 // --- leaked-shim reaper ----------------------------------------------------------------------
 

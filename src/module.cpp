@@ -23,7 +23,6 @@ module_handles spawn_container_module(caf::actor_system& sys, const module_confi
   scfg.node.corex_path = cfg.corex_path;
   scfg.defaults.memory = cfg.default_memory;
   scfg.defaults.pids_limit = cfg.pids_limit;
-  scfg.defaults.shim_per_container = cfg.shim_per_container;
   h.builder = sys.spawn(spec_builder, scfg);
 
   tenant_config tcfg;
@@ -34,6 +33,7 @@ module_handles spawn_container_module(caf::actor_system& sys, const module_confi
   tcfg.call_timeout = cfg.call_timeout;
   tcfg.kill_bound = cfg.kill_bound;
   tcfg.idle_timeout = cfg.tenant_idle;
+  tcfg.shim_group_size = cfg.shim_per_container ? 0 : cfg.shim_group_size;
   h.module = sys.spawn(container_module, tcfg, h.client, h.builder);
 
   // Blocking /proc and file work: detached. It asks containerd before it removes anything.

@@ -18,9 +18,10 @@ const char* const usage = R"(usage: contd [flags]
   --netns-dir DIR       named network namespaces (default /var/run/netns)
   --corex PATH          coreX binary for interactive containers (default /usr/bin/corex)
   --shim-per-container=false
-                        one containerd shim per namespace instead of one per container
-                        (the default, true); a crash of a shared shim stops all of its
-                        containers, which are then restarted under their policies
+                        the containers of a namespace share containerd shims instead of
+                        one shim each (the default, true); a crash of a shared shim stops
+                        all of its containers, which are then restarted under their policies
+  --shim-group-size N   containers of a namespace per shared shim (default 10, 1 to 1000)
   --max-inflight N      calls out of Redis at once (default 1024)
   --log-max-size SIZE   cap of one container's log plus its rotated file, in bytes or with
                         a K, M or G suffix (default 10M; at least 64K)
@@ -46,6 +47,7 @@ std::map<std::string, std::string> default_values() {
     {"netns-dir", "/var/run/netns"},
     {"corex", "/usr/bin/corex"},
     {"shim-per-container", "true"},
+    {"shim-group-size", "10"},
     {"max-inflight", "1024"},
     {"log-max-size", "10M"},
     {"logger", ""},
@@ -174,6 +176,12 @@ result<settings> to_settings(const std::map<std::string, std::string>& v) {
   if (shims != "true" && shims != "false")
     return fail("--shim-per-container is true or false, not '" + shims + "'");
   s.shim_per_container = shims == "true";
+  const auto& group = v.at("shim-group-size");
+  if (group.empty() || group.size() > 4
+      || group.find_first_not_of("0123456789") != std::string::npos || std::stoul(group) == 0
+      || std::stoul(group) > 1000)
+    return fail("--shim-group-size must be between 1 and 1000");
+  s.shim_group_size = std::stoul(group);
   return s;
 }
 

@@ -23,8 +23,10 @@ struct settings {
   std::string containerd = "/run/containerd/containerd.sock";
   std::string netns_dir = "/var/run/netns";
   std::string corex = "/usr/bin/corex";
-  /// One containerd shim per container; false: one per namespace.
+  /// One containerd shim per container; false: the containers of a namespace share shims, at
+  /// most shim_group_size per shim.
   bool shim_per_container = true;
+  size_t shim_group_size = 10;
   uint32_t max_inflight = 1024;
   uint64_t log_max_size = 10ull << 20;
   /// Empty: contd-logger next to the contd binary (the caller resolves it).

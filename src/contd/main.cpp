@@ -121,6 +121,7 @@ int serve(const flags::settings& opts) {
   mcfg.netns_dir = opts.netns_dir;
   mcfg.corex_path = opts.corex;
   mcfg.shim_per_container = opts.shim_per_container;
+  mcfg.shim_group_size = opts.shim_group_size;
   mcfg.logger_path = logger.string();
   mcfg.log_max_size = opts.log_max_size;
   auto module = spawn_container_module(sys, mcfg);

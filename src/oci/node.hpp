@@ -25,10 +25,6 @@ struct spec_defaults {
   int64_t pids_limit = 4096;
   /// ShutdownTimeout == 0 means this (ns). The original's value; its docs promise 5 s.
   int64_t shutdown_timeout = 3'000'000'000;
-  /// True: one shim per container, containerd's default. False: every container's spec carries
-  /// the annotation io.containerd.runc.v2.group with its namespace, so containerd 1.6's runc v2
-  /// shim runs all containers of a namespace in one shim process (about 13 MB each saved).
-  bool shim_per_container = true;
 };
 
 /// Reads the node: CPUs from the scheduler affinity mask (as Go's runtime.NumCPU does, so the

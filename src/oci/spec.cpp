@@ -139,7 +139,7 @@ json oci_mount(const mount_info& m) {
 }
 
 result<json> build_spec(const std::string& ns, const container& request, const node_facts& node,
-                        const spec_defaults& defaults) {
+                        const spec_defaults& defaults, const std::string& shim_group) {
   using out_t = result<json>;
   const container c = apply_defaults(request, defaults);
 
@@ -227,8 +227,8 @@ result<json> build_spec(const std::string& ns, const container& request, const n
     {std::string{annotation_shutdown_timeout}, std::to_string(c.shutdown_timeout)},
     {std::string{annotation_request}, request_to_json(c)},
   };
-  if (!defaults.shim_per_container)
-    spec["annotations"][std::string{annotation_shim_group}] = ns;
+  if (!shim_group.empty())
+    spec["annotations"][std::string{annotation_shim_group}] = shim_group;
   return spec;
 }
 

@@ -52,8 +52,12 @@ container apply_defaults(container c, const spec_defaults& defaults);
 
 /// The OCI runtime spec for container `c` in namespace `ns`. Fails only when the entrypoint does
 /// not split into at least one word (non-interactive) or a limit does not fit the spec's types.
+/// A non-empty `shim_group` becomes the annotation io.containerd.runc.v2.group: containerd 1.6's
+/// runc v2 shim serves every container of one namespace with the same group from one process.
+/// Empty: the container gets a shim of its own.
 result<nlohmann::json> build_spec(const std::string& ns, const container& c, const node_facts& node,
-                                  const spec_defaults& defaults);
+                                  const spec_defaults& defaults,
+                                  const std::string& shim_group = {});
 
 /// One user mount as an OCI mount: a bind is `rbind` unless the options say `bind`, read-write
 /// unless they say `ro`; tmpfs keeps its options. Assumes a validated mount.

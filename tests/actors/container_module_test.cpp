@@ -121,6 +121,88 @@ TEST_CASE_METHOD(fixture, "Run is idempotent for the same request and refuses a 
   CHECK(std::count(fake().calls.begin(), fake().calls.end(), "ctr_create c1") == 1);
 }
 
+TEST_CASE_METHOD(fixture, "without shim groups every container gets a shim of its own",
+                 "[module][shims]") {
+  REQUIRE(run_container("ns1", make_container("c1")));
+  REQUIRE(run_container("ns1", make_container("c2")));
+  CHECK(shim_group("ns1", "c1").empty());
+  CHECK(shim_group("ns1", "c2").empty());
+}
+
+TEST_CASE_METHOD(fixture,
+                 "the containers of a namespace share shims, at most the group size in each",
+                 "[module][shims]") {
+  use_shim_groups(2);
+  for (auto id : {"c1", "c2", "c3", "c4", "c5"})
+    REQUIRE(run_container("ns1", make_container(id)));
+  CHECK(shim_group("ns1", "c1") == "shim-0");
+  CHECK(shim_group("ns1", "c2") == "shim-0");
+  CHECK(shim_group("ns1", "c3") == "shim-1");
+  CHECK(shim_group("ns1", "c4") == "shim-1");
+  CHECK(shim_group("ns1", "c5") == "shim-2");
+  // Groups are per namespace: another tenant starts its own.
+  REQUIRE(run_container("ns2", make_container("d1")));
+  CHECK(shim_group("ns2", "d1") == "shim-0");
+  // A place freed by a Delete is taken by the next new container.
+  REQUIRE(request_void(module, atom::delete_v, std::string{"ns1"}, std::string{"c1"})
+          == caf::error{});
+  REQUIRE(run_container("ns1", make_container("c6")));
+  CHECK(shim_group("ns1", "c6") == "shim-0");
+  // A refused Run gives its place back.
+  auto bad = make_container("c7");
+  bad.root_fs.clear();
+  REQUIRE_FALSE(run_container("ns1", bad));
+  REQUIRE(run_container("ns1", make_container("c8")));
+  CHECK(shim_group("ns1", "c8") == "shim-2");
+  // A repeated Run keeps the container where it is.
+  REQUIRE(run_container("ns1", make_container("c3")));
+  CHECK(shim_group("ns1", "c3") == "shim-1");
+}
+
+TEST_CASE_METHOD(fixture,
+                 "a shim group gets one Tasks.Create at a time, other groups are not held up",
+                 "[module][shims]") {
+  use_shim_groups(3);
+  fake().slow_create = {"c1", "c3"};
+  fake().failures["tsk_create c2"] = make_error(errc::internal, "injected");
+  std::vector<std::pair<std::string, decltype(self->request(module, caf::infinite, atom::run_v,
+                                                            std::string{}, container{}))>>
+    runs;
+  for (auto id : {"c1", "c2", "c3", "c4"}) // c1..c3 fill shim-0; c4 opens shim-1
+    runs.emplace_back(id, self->request(module, caf::infinite, atom::run_v, std::string{"ns1"},
+                                        make_container(id)));
+  run();
+  auto creates = [&] {
+    std::vector<std::string> out;
+    for (auto& c : fake().calls)
+      if (c.rfind("tsk_create", 0) == 0)
+        out.push_back(c.substr(11, 2));
+    return out;
+  };
+  // c1 is in runc create; c2 and c3 wait for it, c4 (another shim) does not.
+  CHECK(creates() == std::vector<std::string>{"c1", "c4"});
+  sched.advance_time(1s);
+  run();
+  // c1 answered; c2 went in and was refused, which let c3 in at once.
+  CHECK(creates() == std::vector<std::string>{"c1", "c4", "c2", "c3"});
+  sched.advance_time(1s);
+  run();
+  CHECK(has_task("ns1", "c1"));
+  CHECK_FALSE(has_container("ns1", "c2")); // rolled back
+  CHECK(has_task("ns1", "c3"));
+  CHECK(has_task("ns1", "c4"));
+  CHECK(shim_group("ns1", "c4") == "shim-1");
+  size_t answered = 0;
+  for (auto& [id, rh] : runs) {
+    auto reply = take_reply<std::string>(self, rh);
+    REQUIRE(reply);
+    INFO(id);
+    CHECK(bool(*reply) == (id != "c2"));
+    ++answered;
+  }
+  CHECK(answered == 4);
+}
+
 TEST_CASE_METHOD(fixture, "the namespace is created once per tenant, not once per Run",
                  "[module]") {
   REQUIRE(run_container("ns1", make_container("c1")));

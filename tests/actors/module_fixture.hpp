@@ -22,13 +22,14 @@ using namespace std::chrono_literals;
 /// error these tests need.
 inline spec_builder_actor::behavior_type fake_builder() {
   return {
-    [](atom::build, const std::string& ns, const container& c) -> caf::result<std::string> {
+    [](atom::build, const std::string& ns, const container& c,
+       const std::string& shim_group) -> caf::result<std::string> {
       if (c.root_fs.empty())
         return make_error(errc::invalid_argument, "RootFS: must not be empty");
       oci::node_facts node;
       node.cpu_count = 8;
       node.memory_bytes = uint64_t{16} << 30;
-      auto spec = oci::build_spec(ns, c, node, oci::spec_defaults{});
+      auto spec = oci::build_spec(ns, c, node, oci::spec_defaults{}, shim_group);
       if (!spec)
         return make_error(errc::invalid_argument, spec.error());
       return spec->dump();
@@ -119,6 +120,24 @@ struct fixture : deterministic_fixture<> {
 
   caf::expected<std::string> run_container(const std::string& ns, const container& c) {
     return request<std::string>(module, atom::run_v, ns, c);
+  }
+
+  /// Replaces the module by one whose tenants put at most `size` containers in one shim.
+  void use_shim_groups(size_t size) {
+    self->send_exit(module, caf::exit_reason::user_shutdown);
+    run();
+    auto cfg = module_config(42);
+    cfg.shim_group_size = size;
+    module = sys.spawn(container_module, cfg, containerd_client_actor{ctrd}, builder);
+    self->send(module, atom::attach_v, io);
+    run();
+  }
+
+  /// The shim group in the spec containerd stores for the container ("" without one).
+  std::string shim_group(const std::string& ns, const std::string& id) {
+    auto spec = nlohmann::json::parse(fake().containers.at({ns, id}).spec_json);
+    auto key = std::string{oci::annotation_shim_group};
+    return spec["annotations"].contains(key) ? spec["annotations"][key].get<std::string>() : "";
   }
 };
 

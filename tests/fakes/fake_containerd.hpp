@@ -53,6 +53,9 @@ struct fake_containerd_state {
   /// Tasks.Get of these ids answers one simulated second later.
   std::set<std::string> slow_get;
   std::map<uint64_t, std::pair<caf::typed_response_promise<task_info>, task_info>> delayed_gets;
+  /// Tasks.Create of these ids answers after 1 s (a shim running runc create).
+  std::set<std::string> slow_create;
+  std::map<uint64_t, std::pair<caf::typed_response_promise<uint32_t>, uint32_t>> delayed_creates;
 
   struct pending_wait {
     key k;
@@ -264,6 +267,13 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
       t.pid = ++st.next_pid;
       t.status = task_status::created;
       st.tasks[{ns, id}] = t;
+      if (st.slow_create.count(id)) {
+        auto rp = self->make_response_promise<uint32_t>();
+        auto key = (uint64_t{1} << 41) + st.next_wait++;
+        st.delayed_creates.emplace(key, std::make_pair(rp, t.pid));
+        self->delayed_send(self, std::chrono::seconds{1}, atom::timer_v, key);
+        return rp;
+      }
       return t.pid;
     },
     [self, failure](atom::tsk_start, const std::string& ns,
@@ -429,6 +439,11 @@ inline fake_containerd_actor::behavior_type fake_containerd(fake_containerd_poin
       if (auto g = st.delayed_gets.find(wid); g != st.delayed_gets.end()) {
         g->second.first.deliver(g->second.second);
         st.delayed_gets.erase(g);
+        return;
+      }
+      if (auto c = st.delayed_creates.find(wid); c != st.delayed_creates.end()) {
+        c->second.first.deliver(c->second.second);
+        st.delayed_creates.erase(c);
         return;
       }
       auto it = st.waits.find(wid);

@@ -402,7 +402,32 @@ void check_told_the_truth(node& n, std::map<std::string, zbus::response>& replie
     CHECK(deleted);
   }
   CHECK(n.containers().empty());
-  CHECK(eventually([&] { return n.ctrd.shim_pids().empty(); }, 30s));
+  bool no_shim = eventually([&] { return n.ctrd.shim_pids().empty(); }, 30s);
+  if (!no_shim) {
+    std::string left;
+    for (auto pid : n.ctrd.shim_pids()) {
+      std::ifstream in{"/proc/" + std::to_string(pid) + "/cmdline"};
+      std::string arg;
+      left += std::to_string(pid) + ":";
+      while (std::getline(in, arg, '\0'))
+        left += " " + arg;
+      left += "\n  children:"
+              + test::run_command({"ps", "--ppid", std::to_string(pid), "-o", "pid=,args="}).output
+              + "\n";
+    }
+    std::istringstream ctrd_log{n.ctrd.log()};
+    std::string line, shim_lines;
+    while (std::getline(ctrd_log, line))
+      if (line.find("level=info") == std::string::npos
+          && line.find("level=debug") == std::string::npos)
+        shim_lines += line + "\n";
+    INFO("shims left:\n"
+         << left << "tasks: " << n.ctrd.ctr({"-n", n.ns, "tasks", "ls"}).output
+         << "containerd's log of shims:\n"
+         << shim_lines << "\ncontd's log of shims:\n"
+         << n.log_of("shim"));
+    CHECK(no_shim);
+  }
 }
 
 } // namespace

@@ -58,7 +58,7 @@ struct builder_fixture : test::deterministic_fixture<> {
 
 TEST_CASE_METHOD(builder_fixture, "a valid request is answered with the built spec",
                  "[oci][spec_builder]") {
-  auto reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c);
+  auto reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c, std::string{});
   REQUIRE(reply);
   auto spec = nlohmann::json::parse(*reply);
   auto direct = oci::build_spec("ns1", c, config.node, config.defaults);
@@ -67,25 +67,33 @@ TEST_CASE_METHOD(builder_fixture, "a valid request is answered with the built sp
   CHECK(spec["linux"]["resources"]["pids"]["limit"] == 100); // the spawn-time defaults
   CHECK(spec["linux"]["namespaces"][4]["path"] == config.node.netns_dir + "/n1");
   CHECK(spec["process"]["args"] == nlohmann::json{"/bin/sh", "-c", "exit 0"});
+  // The tenant's choice of shim group goes into the spec as the runc shim's annotation.
+  auto grouped =
+    request<std::string>(builder, atom::build_v, std::string{"ns1"}, c, std::string{"shim-1"});
+  REQUIRE(grouped);
+  CHECK(nlohmann::json::parse(*grouped)
+        == *oci::build_spec("ns1", c, config.node, config.defaults, "shim-1"));
+  CHECK(nlohmann::json::parse(*grouped)["annotations"][std::string{oci::annotation_shim_group}]
+        == "shim-1");
 }
 
 TEST_CASE_METHOD(builder_fixture, "an invalid request is refused with the field and value",
                  "[oci][spec_builder]") {
   c.env = {"NOEQUALS"};
-  auto reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c);
+  auto reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c, std::string{});
   REQUIRE_FALSE(reply);
   CHECK(reply.error() == errc::invalid_argument);
   CHECK(error_text(reply.error()) == R"(invalid Env[0] "NOEQUALS": must have the form KEY=VALUE)");
 
   c.env.clear();
   c.cpu = 3;
-  reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c);
+  reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c, std::string{});
   REQUIRE_FALSE(reply);
   CHECK(reply.error() == errc::invalid_argument);
   CHECK(error_text(reply.error()) == "invalid CPU 3: the node has only 2 CPUs");
 
   c.cpu = 0;
-  reply = request<std::string>(builder, atom::build_v, std::string{"bad ns"}, c);
+  reply = request<std::string>(builder, atom::build_v, std::string{"bad ns"}, c, std::string{});
   REQUIRE_FALSE(reply);
   CHECK(error_text(reply.error())
         == R"(invalid namespace "bad ns": must match ^[A-Za-z0-9]+(?:[._-](?:[A-Za-z0-9]+))*$)");
@@ -95,8 +103,8 @@ TEST_CASE_METHOD(builder_fixture, "the builder keeps serving after a refusal",
                  "[oci][spec_builder]") {
   auto bad = c;
   bad.entrypoint = "\"open";
-  CHECK_FALSE(request<std::string>(builder, atom::build_v, std::string{"ns1"}, bad));
-  CHECK(request<std::string>(builder, atom::build_v, std::string{"ns1"}, c));
+  CHECK_FALSE(request<std::string>(builder, atom::build_v, std::string{"ns1"}, bad, std::string{}));
+  CHECK(request<std::string>(builder, atom::build_v, std::string{"ns1"}, c, std::string{}));
   auto* local = dynamic_cast<caf::local_actor*>(caf::actor_cast<caf::abstract_actor*>(builder));
   REQUIRE(local != nullptr);
   CHECK(std::string{local->name()} == "contd.spec_builder");
@@ -119,7 +127,7 @@ SHARED = "file"
 )";
   c.entrypoint.clear();
   c.env = {"SHARED=caller", "ONLY_CALLER=x"};
-  auto reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c);
+  auto reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c, std::string{});
   REQUIRE(reply);
   auto spec = nlohmann::json::parse(*reply);
   // Every argument intact (the original dropped the backslash of C:\path).
@@ -143,7 +151,7 @@ SHARED = "file"
   // What the caller sets wins over the file.
   c.entrypoint = "/bin/own";
   c.working_dir = "/own";
-  reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c);
+  reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c, std::string{});
   REQUIRE(reply);
   spec = nlohmann::json::parse(*reply);
   CHECK(spec["process"]["args"] == nlohmann::json{"/bin/own"});
@@ -156,7 +164,7 @@ TEST_CASE_METHOD(builder_fixture,
                  "[oci][spec_builder][startup]") {
   auto file = tmp / "rootfs" / ".startup.toml";
   auto refused = [&](const std::string& part) {
-    auto reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c);
+    auto reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c, std::string{});
     REQUIRE_FALSE(reply);
     CHECK(reply.error() == errc::invalid_argument);
     auto text = error_text(reply.error());
@@ -185,9 +193,9 @@ TEST_CASE_METHOD(builder_fixture,
   refused("directory");
   fs::remove(file);
   // No file, or a file without [startup.entry]: the request as it is.
-  CHECK(request<std::string>(builder, atom::build_v, std::string{"ns1"}, c));
+  CHECK(request<std::string>(builder, atom::build_v, std::string{"ns1"}, c, std::string{}));
   std::ofstream{file} << "[other]\nx = 1\n";
-  CHECK(request<std::string>(builder, atom::build_v, std::string{"ns1"}, c));
+  CHECK(request<std::string>(builder, atom::build_v, std::string{"ns1"}, c, std::string{}));
 }
 
 TEST_CASE_METHOD(builder_fixture,
@@ -198,12 +206,12 @@ TEST_CASE_METHOD(builder_fixture,
   c.entrypoint.clear();
   std::ofstream{file} << "[startup.entry]\nname = \"core.base\"\n[startup.entry.args]\n"
                          "args = [\"/bin/x\"]\n";
-  auto reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c);
+  auto reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c, std::string{});
   REQUIRE_FALSE(reply); // no entrypoint at all
   CHECK(error_text(reply.error()).find("Entrypoint") != std::string::npos);
   std::ofstream{file} << "[startup.entry]\nname = \"core.system\"\n[startup.entry.args]\n"
                          "args = [\"/bin/x\", \"-v\"]\n";
-  reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c);
+  reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c, std::string{});
   REQUIRE(reply);
   CHECK(nlohmann::json::parse(*reply)["process"]["args"] == nlohmann::json{"/bin/x", "-v"});
 }
@@ -214,14 +222,14 @@ TEST_CASE_METHOD(builder_fixture, "every spelling of the host's root is refused 
   for (auto root : {std::string{"/tmp/.."}, std::string{"/."}, std::string{"//."},
                     (tmp / "to-root").string(), (tmp / "rootfs" / ".." / ".." / "..").string()}) {
     c.root_fs = root;
-    auto reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c);
+    auto reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c, std::string{});
     INFO(root);
     REQUIRE_FALSE(reply);
     CHECK(error_text(reply.error()).find("host's root directory") != std::string::npos);
   }
   c.working_dir = "/srv/../etc";
   c.root_fs = (tmp / "rootfs").string();
-  auto reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c);
+  auto reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c, std::string{});
   REQUIRE_FALSE(reply);
   CHECK(error_text(reply.error()).find("'..'") != std::string::npos);
 }
@@ -230,12 +238,12 @@ TEST_CASE_METHOD(builder_fixture, "a mount of the host's root is refused in ever
                  "[oci][spec_builder]") {
   for (auto src : {std::string{"/"}, std::string{"/tmp/.."}, std::string{"/."}}) {
     c.mounts = {mount_info{src, "/host", "", {}}};
-    auto reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c);
+    auto reply = request<std::string>(builder, atom::build_v, std::string{"ns1"}, c, std::string{});
     INFO(src);
     REQUIRE_FALSE(reply);
     CHECK(error_text(reply.error()).find("Mounts[0].Source") != std::string::npos);
     CHECK(error_text(reply.error()).find("host's root directory") != std::string::npos);
   }
   c.mounts = {mount_info{tmp.string(), "/data", "", {}}};
-  CHECK(request<std::string>(builder, atom::build_v, std::string{"ns1"}, c));
+  CHECK(request<std::string>(builder, atom::build_v, std::string{"ns1"}, c, std::string{}));
 }

@@ -71,6 +71,7 @@ TEST_CASE("no flags: the defaults", "[contd][flags]") {
   CHECK(s.log_level == "info");
   CHECK(s.log_format == "text");
   CHECK(s.shim_per_container); // containerd's default: one shim per container
+  CHECK(s.shim_group_size == 10);
   CHECK_FALSE(s.help);
   CHECK_FALSE(s.version);
 }
@@ -85,6 +86,19 @@ TEST_CASE("the shim-per-container flag is a boolean: present, =true, =false or i
     ok({"--config", "f"}, files({{"f", "shim-per-container = false\n"}})).shim_per_container);
   CHECK(error_of({"--shim-per-container=yes"})
         == "--shim-per-container is true or false, not 'yes'");
+  CHECK_FALSE(ok({"--config", "f", "--shim-per-container=false"},
+                 files({{"f", "shim-per-container = true\n"}}))
+                .shim_per_container); // the command line wins
+}
+
+TEST_CASE("the shim group size is a count from 1 to 1000", "[contd][flags]") {
+  CHECK(ok({"--shim-group-size", "1"}).shim_group_size == 1);
+  CHECK(ok({"--shim-group-size=1000"}).shim_group_size == 1000);
+  CHECK(ok({"--config", "f"}, files({{"f", "shim-group-size = 4\n"}})).shim_group_size == 4);
+  for (auto bad : {"0", "1001", "-3", "ten", "", "99999999999999999999"}) {
+    INFO(bad);
+    CHECK(error_of({"--shim-group-size", bad}) == "--shim-group-size must be between 1 and 1000");
+  }
 }
 
 TEST_CASE("every spelling: -name value, --name value, -name=value, --name=value",

@@ -89,12 +89,12 @@ TEST_CASE("the §4.2 request gives the original's spec plus contd's documented a
   CHECK(stripped == original);
 }
 
-TEST_CASE("with one shim per tenant the shim group is the namespace, by default there is none",
+TEST_CASE("a shim group becomes the runc shim's group annotation, without one there is none",
           "[oci][spec]") {
-  spec_defaults per_tenant;
-  per_tenant.shim_per_container = false;
-  auto shared = build_ok("tenant7", example_4_2(), test_node(), per_tenant);
-  CHECK(shared["annotations"][std::string{annotation_shim_group}] == "tenant7");
+  auto built = build_spec("tenant7", example_4_2(), test_node(), {}, "shim-3");
+  REQUIRE(built);
+  auto shared = *built;
+  CHECK(shared["annotations"][std::string{annotation_shim_group}] == "shim-3");
   auto alone = build_ok("tenant7", example_4_2());
   CHECK_FALSE(alone["annotations"].contains(std::string{annotation_shim_group}));
   // Nothing else differs.
