@@ -13,6 +13,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <memory>
@@ -483,6 +484,61 @@ TEST_CASE("kill -9 of a shared shim: every container of it is reported and resta
   auto after = n.ctrd.shim_pids();
   CHECK(after.size() == 1);
   CHECK(after != shims);
+}
+
+TEST_CASE("shims shared in groups of two: a crash of one stops only its own group",
+          "[supervision][integration]") {
+  node n{{"--shim-per-container=false", "--shim-group-size", "2"}};
+  const std::vector<std::string> ids{"a", "b", "c", "d", "e"}; // groups: a b | c d | e
+  for (const auto& id : ids)
+    REQUIRE_FALSE(n.run(n.make(id, "/bin/sleep 1000")).call_error);
+  CHECK(n.ctrd.shim_pids().size() == 3);
+  std::map<std::string, uint32_t> pid, shim;
+  for (const auto& id : ids) {
+    auto i = n.inspect(id);
+    REQUIRE(i);
+    REQUIRE(i->state.status == container_status::running);
+    pid[id] = i->state.pid;
+    // The container's init is a child of the shim that serves it.
+    std::ifstream stat{"/proc/" + std::to_string(i->state.pid) + "/stat"};
+    std::string text{std::istreambuf_iterator<char>{stat}, {}};
+    std::istringstream after_comm{text.substr(text.rfind(')') + 2)};
+    char state = 0;
+    after_comm >> state >> shim[id];
+  }
+  CHECK(shim["a"] == shim["b"]);
+  CHECK(shim["c"] == shim["d"]);
+  CHECK(shim["a"] != shim["c"]);
+  CHECK(shim["e"] != shim["a"]);
+  CHECK(shim["e"] != shim["c"]);
+  REQUIRE(kill(static_cast<pid_t>(shim["c"]), SIGKILL) == 0);
+  REQUIRE(eventually(
+    [&] {
+      for (const auto* id : {"c", "d"}) {
+        auto i = n.inspect(id);
+        if (!i || i->state.status != container_status::running || i->state.pid == pid[id])
+          return false;
+      }
+      return true;
+    },
+    30s));
+  for (const auto* id : {"c", "d"}) {
+    auto i = n.inspect(id);
+    INFO(id << ": " << describe(i));
+    CHECK(i->state.restarts == 1);
+    CHECK(i->state.last_exit_code == 137);
+  }
+  for (const auto* id : {"a", "b", "e"}) { // the other groups did not notice
+    auto i = n.inspect(id);
+    INFO(id << ": " << describe(i));
+    REQUIRE(i);
+    CHECK(i->state.pid == pid[id]);
+    CHECK(i->state.restarts == 0);
+  }
+  CHECK(n.ctrd.shim_pids().size() == 3);
+  for (const auto& id : ids)
+    CHECK_FALSE(n.two("Delete", id).call_error);
+  CHECK(eventually([&] { return n.ctrd.shim_pids().empty(); }, 30s));
 }
 
 TEST_CASE("kill -9 of containerd during 30 concurrent Runs: every reply stays true",
