@@ -186,7 +186,6 @@ void leave_shim_gate(tenant_pointer self, const string& group) {
 void create_task(tenant_pointer self, const string& id, const string& uri,
                  std::function<void(uint32_t)> ok, std::function<void(caf::error)> fail) {
   auto ns = self->state.ns;
-  auto path = uri, err_path = uri; // the shim takes the scheme from stdout; binary:// serves both
   string group;
   if (auto* m = model_of(self, id)) {
     m->starting = true;
@@ -210,10 +209,12 @@ void create_task(tenant_pointer self, const string& id, const string& uri,
         });
   };
   // Tasks.Create inside the group's gate; the gate opens for the next one at its answer.
-  auto create = [self, ns, id, path, err_path, group](std::function<void(uint32_t)> created,
-                                                      std::function<void(caf::error)> refused) {
+  // stdout and stderr get the same URI: the shim takes the scheme from stdout, and binary://
+  // serves both streams.
+  auto create = [self, ns, id, uri, group](std::function<void(uint32_t)> created,
+                                           std::function<void(caf::error)> refused) {
     enter_shim_gate(self, group, [=] {
-      self->request(client(self), call_timeout(self), atom::tsk_create_v, ns, id, path, err_path)
+      self->request(client(self), call_timeout(self), atom::tsk_create_v, ns, id, uri, uri)
         .then(
           [self, group, created](uint32_t pid) {
             leave_shim_gate(self, group);
