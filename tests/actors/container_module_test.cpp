@@ -112,12 +112,7 @@ TEST_CASE_METHOD(fixture, "Run is idempotent for the same request and refuses a 
   auto again = run_container("ns1", make_container("c1"));
   REQUIRE(again);
   CHECK(*again == "c1");
-  auto other = make_container("c1");
-  other.entrypoint = "/bin/other";
-  auto conflict = run_container("ns1", other);
-  REQUIRE_FALSE(conflict);
-  CHECK(conflict.error() == errc::already_exists);
-  CHECK(error_text(conflict.error()) == R"(container "c1": already exists)");
+  check_conflict("ns1", "c1");
   CHECK(std::count(fake().calls.begin(), fake().calls.end(), "ctr_create c1") == 1);
 }
 
@@ -157,6 +152,19 @@ TEST_CASE_METHOD(fixture,
   // A repeated Run keeps the container where it is.
   REQUIRE(run_container("ns1", make_container("c3")));
   CHECK(shim_group("ns1", "c3") == "shim-1");
+}
+
+TEST_CASE_METHOD(fixture,
+                 "after a restart of contd new containers join new shim groups, old ones stay",
+                 "[module][shims]") {
+  use_shim_groups(3, "g1");
+  REQUIRE(run_container("ns1", make_container("c1")));
+  CHECK(shim_group("ns1", "c1") == "shim-g1-0");
+  use_shim_groups(3, "g2"); // contd restarted: the tenant rebuilds its model from containerd
+  REQUIRE(run_container("ns1", make_container("c2")));
+  CHECK(shim_group("ns1", "c2") == "shim-g2-0");       // not into g1's group, though it has room
+  REQUIRE(run_container("ns1", make_container("c1"))); // the same container, where it was
+  CHECK(shim_group("ns1", "c1") == "shim-g1-0");
 }
 
 TEST_CASE_METHOD(fixture,
@@ -236,12 +244,7 @@ TEST_CASE_METHOD(fixture,
   auto foreign = rec;
   foreign.id = "c9";
   fake().containers[{"ns1", "c9"}] = foreign;
-  auto other = make_container("c9");
-  other.entrypoint = "/bin/other";
-  auto conflict = run_container("ns1", other);
-  REQUIRE_FALSE(conflict);
-  CHECK(conflict.error() == errc::already_exists);
-  CHECK(error_text(conflict.error()) == R"(container "c9": already exists)");
+  check_conflict("ns1", "c9");
   CHECK(fake().containers[{"ns1", "c9"}].spec_json == rec.spec_json);
   CHECK_FALSE(has_task("ns1", "c9"));
 }

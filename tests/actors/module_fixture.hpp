@@ -122,12 +122,24 @@ struct fixture : deterministic_fixture<> {
     return request<std::string>(module, atom::run_v, ns, c);
   }
 
-  /// Replaces the module by one whose tenants put at most `size` containers in one shim.
-  void use_shim_groups(size_t size) {
+  /// A Run of `id` asking for another entrypoint than the one it runs is refused as a conflict.
+  void check_conflict(const std::string& ns, const std::string& id) {
+    auto other = make_container(id);
+    other.entrypoint = "/bin/other";
+    auto conflict = run_container(ns, other);
+    REQUIRE_FALSE(conflict);
+    CHECK(conflict.error() == errc::already_exists);
+    CHECK(error_text(conflict.error()) == "container \"" + id + "\": already exists");
+  }
+
+  /// Replaces the module by one whose tenants put at most `size` containers in one shim (as
+  /// contd restarted with that setting).
+  void use_shim_groups(size_t size, const std::string& generation = {}) {
     self->send_exit(module, caf::exit_reason::user_shutdown);
     run();
     auto cfg = module_config(42);
     cfg.shim_group_size = size;
+    cfg.shim_generation = generation;
     module = sys.spawn(container_module, cfg, containerd_client_actor{ctrd}, builder);
     self->send(module, atom::attach_v, io);
     run();
