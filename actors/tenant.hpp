@@ -69,11 +69,6 @@ struct tenant_config {
   /// tasks one at a time, so the bound also keeps a burst of Runs in one namespace spread over
   /// several shims. 0: a shim per container.
   size_t shim_group_size = 0;
-  /// Part of the names of the shim groups new containers join, different for every start of
-  /// contd: the containers a restarted contd creates never join a group whose shim may still be
-  /// running, or cleaning up after, a Tasks.Create that the killed contd's death cancelled.
-  /// Containers keep the group they were created in (their restarts go there).
-  std::string shim_generation;
 };
 
 /// Labels contd puts on what it creates; the durable part of a container's model.

@@ -118,10 +118,8 @@ string choose_shim_group(const tenant_state& st) {
   for (const auto& [id, m] : st.models)
     if (!m.shim_group.empty())
       ++members[m.shim_group];
-  const auto prefix =
-    "shim-" + (st.config.shim_generation.empty() ? "" : st.config.shim_generation + "-");
   for (size_t k = 0;; ++k) {
-    auto group = prefix + std::to_string(k);
+    auto group = "shim-" + std::to_string(k);
     if (members[group] < st.config.shim_group_size)
       return group;
   }

@@ -45,10 +45,9 @@ std::chrono::nanoseconds grace_of(const string& spec_json, std::chrono::nanoseco
 /// The spec's runc shim group (annotation io.containerd.runc.v2.group); empty without one.
 string shim_group_of(const string& spec_json);
 
-/// The shim group for a new container of this tenant: the first "shim-<generation>-<k>" (k = 0,
-/// 1, ...; "shim-<k>" without a generation) with fewer than config.shim_group_size members,
-/// counting containers of the model and Runs still in flight. Empty when shim_group_size is 0
-/// (a shim per container).
+/// The shim group for a new container of this tenant: the first "shim-<k>" (k = 0, 1, ...) with
+/// fewer than config.shim_group_size members, counting containers of the model and Runs still
+/// in flight. Empty when shim_group_size is 0 (a shim per container).
 string choose_shim_group(const tenant_state& st);
 
 /// The request behind a container record: contd's own carry it; others are rebuilt from their

@@ -1,8 +1,5 @@
 #include "src/module.hpp"
 
-#include <cstdio>
-#include <random>
-
 #include <caf/actor_system.hpp>
 
 #include "actors/container_module.hpp"
@@ -37,10 +34,6 @@ module_handles spawn_container_module(caf::actor_system& sys, const module_confi
   tcfg.kill_bound = cfg.kill_bound;
   tcfg.idle_timeout = cfg.tenant_idle;
   tcfg.shim_group_size = cfg.shim_per_container ? 0 : cfg.shim_group_size;
-  std::random_device entropy;
-  char generation[9];
-  std::snprintf(generation, sizeof generation, "%08x", entropy());
-  tcfg.shim_generation = generation;
   h.module = sys.spawn(container_module, tcfg, h.client, h.builder);
 
   // Blocking /proc and file work: detached. It asks containerd before it removes anything.

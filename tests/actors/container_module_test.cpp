@@ -155,19 +155,6 @@ TEST_CASE_METHOD(fixture,
 }
 
 TEST_CASE_METHOD(fixture,
-                 "after a restart of contd new containers join new shim groups, old ones stay",
-                 "[module][shims]") {
-  use_shim_groups(3, "g1");
-  REQUIRE(run_container("ns1", make_container("c1")));
-  CHECK(shim_group("ns1", "c1") == "shim-g1-0");
-  use_shim_groups(3, "g2"); // contd restarted: the tenant rebuilds its model from containerd
-  REQUIRE(run_container("ns1", make_container("c2")));
-  CHECK(shim_group("ns1", "c2") == "shim-g2-0");       // not into g1's group, though it has room
-  REQUIRE(run_container("ns1", make_container("c1"))); // the same container, where it was
-  CHECK(shim_group("ns1", "c1") == "shim-g1-0");
-}
-
-TEST_CASE_METHOD(fixture,
                  "a shim group gets one Tasks.Create at a time, other groups are not held up",
                  "[module][shims]") {
   use_shim_groups(3);

@@ -134,12 +134,11 @@ struct fixture : deterministic_fixture<> {
 
   /// Replaces the module by one whose tenants put at most `size` containers in one shim (as
   /// contd restarted with that setting).
-  void use_shim_groups(size_t size, const std::string& generation = {}) {
+  void use_shim_groups(size_t size) {
     self->send_exit(module, caf::exit_reason::user_shutdown);
     run();
     auto cfg = module_config(42);
     cfg.shim_group_size = size;
-    cfg.shim_generation = generation;
     module = sys.spawn(container_module, cfg, containerd_client_actor{ctrd}, builder);
     self->send(module, atom::attach_v, io);
     run();
