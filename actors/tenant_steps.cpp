@@ -150,12 +150,12 @@ void launch_task(tenant_pointer self, const string& id, std::function<void(uint3
 
 namespace {
 
-// The runc v2 shim holds its one lock for the whole of a Tasks.Create (runc create), and every
-// other call it serves (Start, Kill, Delete, and the Connect containerd makes for each of its
-// tasks when it restarts, within 5 s) takes that lock too. So a tenant sends a shim group one
-// Tasks.Create at a time and queues the others here: a queue inside a shared shim would hold up
-// its running neighbours, and a restarting containerd that cannot connect in time declares the
-// shim dead.
+// containerd 1.6's runc v2 shim holds its one lock for the whole of a Tasks.Create (runc
+// create), and every other call it serves (Start, Kill, Delete, and the Connect containerd makes
+// for each of its tasks when it restarts, within 5 s) takes that lock too. So a tenant sends a
+// shim group one Tasks.Create at a time and queues the others here: a queue inside a shared shim
+// would hold up its running neighbours, and a restarting containerd whose Connect times out
+// cleans that task up as if its shim had died.
 void enter_shim_gate(tenant_pointer self, const string& group, std::function<void()> create) {
   if (group.empty()) {
     create();
