@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <caf/expected.hpp>
+#include <spdlog/spdlog.h>
 
 namespace contd {
 
@@ -105,7 +106,14 @@ shim_reaper_actor::behavior_type shim_reaper(shim_reaper_pointer self, shim_reap
     [self](atom::reap, const std::string& ns) -> caf::result<uint32_t> {
       if (auto problem = containerd::identifier_problem("namespace", ns))
         return make_error(errc::invalid_argument, std::move(*problem));
-      return remove_cgroup_parents(self->state.config.cgroup_root, ns);
+      // Shims first: a removed shim's container may leave a cgroup that becomes removable.
+      auto shims = containerd::reap_abandoned(ns, self->state.config.options);
+      if (!shims.error.empty())
+        spdlog::warn("shim reaper: {}", shims.error);
+      return shims.removed + remove_cgroup_parents(self->state.config.cgroup_root, ns);
+    },
+    [self](atom::sweep, const std::string& ns) -> caf::result<uint32_t> {
+      return to_result(containerd::reap_abandoned(ns, self->state.config.options));
     },
   };
 }

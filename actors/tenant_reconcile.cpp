@@ -288,6 +288,25 @@ void arm_periodic_reconcile(tenant_pointer self) {
   });
 }
 
+/// Removes the namespace's shims that containerd let go of but that never exited (a Tasks.Create
+/// cancelled by a contd that died can leave one); the reaper leaves every shim a bundle reaches,
+/// so Runs in flight are safe.
+void sweep_abandoned_shims(tenant_pointer self) {
+  auto& st = self->state;
+  if (!st.reaper)
+    return;
+  self->request(st.reaper, call_timeout(self) + 30s, atom::sweep_v, st.ns)
+    .then(
+      [self](uint32_t removed) {
+        if (removed > 0)
+          spdlog::info("tenant {}: removed {} shim(s) containerd had let go of", self->state.ns,
+                       removed);
+      },
+      [self](caf::error& err) {
+        spdlog::warn("tenant {}: abandoned shims not swept: {}", self->state.ns, error_text(err));
+      });
+}
+
 void reconcile_finished(tenant_pointer self) {
   auto& st = self->state;
   st.reconciling = false;
@@ -296,6 +315,7 @@ void reconcile_finished(tenant_pointer self) {
     reconcile(self);
     return;
   }
+  sweep_abandoned_shims(self);
   st.synced = true;
   arm_periodic_reconcile(self);
   maybe_idle(self);

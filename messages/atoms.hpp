@@ -92,6 +92,7 @@ CAF_ADD_ATOM(contd, contd::atom, publish, "publish")
 
 // leaked-shim reaper (actors/shim_reaper)
 CAF_ADD_ATOM(contd, contd::atom, reap, "reap")
+CAF_ADD_ATOM(contd, contd::atom, sweep, "sweep")
 
 // logs and stats (actors/log_io, actors/log_forwarder, Stats)
 CAF_ADD_ATOM(contd, contd::atom, log_prepare, "log_prep")

@@ -177,9 +177,13 @@ using shim_reaper_actor = caf::typed_actor<
   caf::replies_to<atom::reap, std::string, std::string>::with<uint32_t>,
   // (ns, id, bundle path containerd named) -> 1 when a bundle without any shim was removed
   caf::replies_to<atom::reap, std::string, std::string, std::string>::with<uint32_t>,
-  // (ns) -> how many empty cgroup directories runc left for the namespace (/<ns> under each
-  // cgroup hierarchy) were removed; call it once the namespace holds no container
-  caf::replies_to<atom::reap, std::string>::with<uint32_t>>;
+  // (ns) -> how many shims containerd let go of and empty cgroup directories runc left for the
+  // namespace (/<ns> under each cgroup hierarchy) were removed; call it once the namespace holds
+  // no container
+  caf::replies_to<atom::reap, std::string>::with<uint32_t>,
+  // (ns) -> how many shims of the namespace that containerd let go of (their bundle deleted) and
+  // that no bundle reaches were removed; safe while Creates are in flight
+  caf::replies_to<atom::sweep, std::string>::with<uint32_t>>;
 
 // --- container logs -------------------------------------------------------------------------
 

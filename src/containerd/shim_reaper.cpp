@@ -17,6 +17,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -422,10 +424,15 @@ std::string socket_path(const std::string& socket_or_target) {
   return go_clean(p);
 }
 
-std::vector<shim_process> find_shims(const std::string& containerd_socket, const std::string& ns,
-                                     const std::string& id) {
+namespace {
+
+/// The shims of namespace `ns` of the containerd at `containerd_socket`; of container `id` only
+/// when given.
+std::vector<shim_process> shims_matching(const std::string& containerd_socket,
+                                         const std::string& ns,
+                                         const std::optional<std::string>& id) {
   std::vector<shim_process> out;
-  if (identifier_problem("namespace", ns) || identifier_problem("id", id))
+  if (identifier_problem("namespace", ns) || (id && identifier_problem("id", *id)))
     return out;
   const auto sock = socket_path(containerd_socket);
   for (pid_t pid : all_pids()) {
@@ -454,8 +461,8 @@ std::vector<shim_process> find_shims(const std::string& containerd_socket, const
       else
         ok = false;
     }
-    if (!ok || !a_ns || !a_id || !a_addr || *a_ns != ns || *a_id != id
-        || socket_path(*a_addr) != sock)
+    if (!ok || !a_ns || !a_id || !a_addr || *a_ns != ns || (id && *a_id != *id)
+        || identifier_problem("id", *a_id) || socket_path(*a_addr) != sock)
       continue;
     auto st = stat_of(pid);
     if (!st || st->state == 'Z' || st->state == 'X')
@@ -464,7 +471,7 @@ std::vector<shim_process> find_shims(const std::string& containerd_socket, const
     s.pid = pid;
     s.start_ticks = st->start_ticks;
     s.ns = ns;
-    s.id = id;
+    s.id = *a_id;
     s.address = *a_addr;
     std::error_code ec;
     auto cwd = fs::read_symlink("/proc/" + std::to_string(pid) + "/cwd", ec).string();
@@ -480,6 +487,18 @@ std::vector<shim_process> find_shims(const std::string& containerd_socket, const
       out.push_back(std::move(s));
   }
   return out;
+}
+
+} // namespace
+
+std::vector<shim_process> find_shims(const std::string& containerd_socket, const std::string& ns,
+                                     const std::string& id) {
+  return shims_matching(containerd_socket, ns, id);
+}
+
+std::vector<shim_process> find_namespace_shims(const std::string& containerd_socket,
+                                               const std::string& ns) {
+  return shims_matching(containerd_socket, ns, std::nullopt);
 }
 
 namespace {
@@ -521,6 +540,103 @@ bool holds_any(pid_t pid, const std::set<std::string>& sockets) {
   return false;
 }
 
+/// The paths of the listening Unix sockets `pid` holds, as bound (/proc/net/unix keeps the name
+/// of a socket file that was unlinked since); nullopt when /proc cannot be read.
+std::optional<std::set<std::string>> listening_paths(pid_t pid) {
+  auto table = read_file("/proc/net/unix", 256u << 20);
+  if (!table)
+    return std::nullopt;
+  std::map<std::string, std::string> listeners; // "socket:[inode]" -> path
+  std::istringstream in{*table};
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream f{line};
+    std::string num, refs, proto, flags, type, st, inode, path;
+    if ((f >> num >> refs >> proto >> flags >> type >> st >> inode >> path) && flags == "00010000")
+      listeners.emplace("socket:[" + inode + "]", path);
+  }
+  std::error_code ec;
+  fs::directory_iterator fds{"/proc/" + std::to_string(pid) + "/fd", ec};
+  if (ec)
+    return std::nullopt;
+  std::set<std::string> out;
+  for (auto it = fds; it != fs::directory_iterator{}; it.increment(ec)) {
+    if (ec)
+      return std::nullopt;
+    auto target = fs::read_symlink(it->path(), ec).string();
+    if (auto l = listeners.find(target); !ec && l != listeners.end())
+      out.insert(l->second);
+  }
+  return out;
+}
+
+/// Why runc's state of the shim's container forbids removing it: when `runc create` got
+/// through, the init must still be waiting as `runc init` (a started task is never a leak).
+std::optional<std::string> runc_state_problem(const shim_process& shim, const reap_options& opts) {
+  auto root = runc_root_of(shim.bundle, shim.bundle_deleted, opts);
+  auto state_json = root + "/" + shim.ns + "/" + shim.id + "/state.json";
+  auto text = read_file(state_json);
+  if (!text)
+    return std::nullopt;
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  pid_t init = -1;
+  uint64_t init_start = 0;
+  if (j.is_object()) {
+    if (auto it = j.find("init_process_pid"); it != j.end() && it->is_number_integer())
+      init = it->get<pid_t>();
+    if (auto it = j.find("init_process_start"); it != j.end() && it->is_number_unsigned())
+      init_start = it->get<uint64_t>();
+  }
+  if (init <= 0 || !same_process_alive(init, init_start) || !is_runc_init(init))
+    return "runc container " + shim.id + " was started (its init is not `runc init`)";
+  return std::nullopt;
+}
+
+/// The verdict on a shim whose bundle containerd has deleted. containerd deletes a bundle only
+/// once it has let go of the shim (after the shim's Shutdown, or in the cleanup of a failed
+/// Tasks.Create, whose request the shim may still be working on), and a restarted containerd
+/// finds shims only through bundles: nothing will ever ask this shim to exit. It is abandoned
+/// unless a bundle of its namespace still reaches it, as the other members of a shared shim
+/// whose first member was deleted do.
+leak_verdict classify_abandoned(const shim_process& shim, const reap_options& opts) {
+  auto no = [](std::string why) { return leak_verdict{false, std::move(why)}; };
+  const auto pid = std::to_string(shim.pid);
+  const fs::path cwd{shim.bundle};
+  const auto name = cwd.filename().string();
+  const auto ns_dir = cwd.parent_path().string();
+  // containerd renames a bundle to ".<id>" before removing it.
+  if ((name != shim.id && name != "." + shim.id)
+      || !bundle_shape_ok(ns_dir + "/" + shim.id, shim.ns, shim.id))
+    return no("shim " + pid + " works in \"" + shim.bundle + "\" (deleted), not a bundle of "
+              + shim.ns + "/" + shim.id);
+  auto own = listening_paths(shim.pid);
+  if (!own)
+    return no("cannot read the sockets of shim " + pid);
+  if (own->empty())
+    return no("shim " + pid + " listens on no socket");
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(ns_dir, ec)) {
+    auto other = e.path().filename().string();
+    if (other.empty() || other[0] == '.' || !is_dir_no_follow(e.path().string()))
+      continue; // a bundle being removed
+    if (other == shim.id)
+      return no("container " + shim.id + " has a new bundle");
+    auto address = read_file(e.path().string() + "/address", 4096);
+    if (!address)
+      return no("bundle " + other + " has no shim address yet (its shim is starting)");
+    auto target = *address;
+    while (!target.empty() && std::isspace(static_cast<unsigned char>(target.back())))
+      target.pop_back();
+    if (own->count(socket_path(target)) > 0)
+      return no("shim " + pid + " also serves container " + other + " (a shared shim)");
+  }
+  if (ec && ec != std::errc::no_such_file_or_directory)
+    return no("cannot list " + ns_dir + ": " + ec.message());
+  if (auto problem = runc_state_problem(shim, opts))
+    return no(*problem);
+  return {true, "containerd let go of shim " + pid + " (its bundle is deleted) and no bundle of "
+                  + shim.ns + " reaches it"};
+}
+
 } // namespace
 
 result<containerd_process> find_containerd(const std::string& containerd_socket) {
@@ -557,6 +673,8 @@ leak_verdict classify(const shim_process& shim, const containerd_process& ctrd,
     return no(*p);
   if (!same_process_alive(shim.pid, shim.start_ticks))
     return no("shim " + std::to_string(shim.pid) + " is gone");
+  if (shim.bundle_deleted)
+    return classify_abandoned(shim, opts);
   if (shim.start_ticks >= ctrd.start_ticks)
     return no("shim " + std::to_string(shim.pid) + " started after containerd "
               + std::to_string(ctrd.pid) + " (its Create may be in flight)");
@@ -587,22 +705,8 @@ leak_verdict classify(const shim_process& shim, const containerd_process& ctrd,
       return no("shim " + std::to_string(shim.pid) + " also serves container " + name
                 + " (a shared shim)");
   }
-  // runc's state, if runc create got through: the init must still be waiting as `runc init`.
-  auto root = runc_root_of(shim.bundle, shim.bundle_deleted, opts);
-  auto state_json = root + "/" + shim.ns + "/" + shim.id + "/state.json";
-  if (auto text = read_file(state_json)) {
-    auto j = nlohmann::json::parse(*text, nullptr, false);
-    pid_t init = -1;
-    uint64_t init_start = 0;
-    if (j.is_object()) {
-      if (auto it = j.find("init_process_pid"); it != j.end() && it->is_number_integer())
-        init = it->get<pid_t>();
-      if (auto it = j.find("init_process_start"); it != j.end() && it->is_number_unsigned())
-        init_start = it->get<uint64_t>();
-    }
-    if (init <= 0 || !same_process_alive(init, init_start) || !is_runc_init(init))
-      return no("runc container " + shim.id + " was started (its init is not `runc init`)");
-  }
+  if (auto problem = runc_state_problem(shim, opts))
+    return no(*problem);
   return {true, "shim " + std::to_string(shim.pid) + " started before containerd "
                   + std::to_string(ctrd.pid) + " and has no started task"};
 }
@@ -664,7 +768,7 @@ reap_result reap(const shim_process& shim, const reap_options& opts) {
     return fail("refused: shim cwd \"" + s.bundle + "\" is not a bundle <state>/" + task_dir + "/"
                 + ns + "/" + id);
   std::string work;
-  std::string cgroups_path = "/" + ns + "/" + id;
+  std::string own_cgroups_path = "/" + ns + "/" + id;
   std::string group;
   if (have_bundle) {
     std::error_code ec;
@@ -686,15 +790,45 @@ reap_result reap(const shim_process& shim, const reap_options& opts) {
         auto& lx = j["linux"];
         if (auto it = lx.find("cgroupsPath");
             it != lx.end() && it->is_string() && !it->get<std::string>().empty())
-          cgroups_path = it->get<std::string>();
+          own_cgroups_path = it->get<std::string>();
       }
     }
   }
   const auto runc_root = runc_root_of(s.bundle, s.bundle_deleted, opts);
   const auto runc_ns_root = runc_root + "/" + ns;
-  const auto runc_dir = runc_ns_root + "/" + id;
   // A shim of a group (io.containerd.runc.v2.group) listens on the socket of the group's name.
-  const auto sock = shim_socket_path(s.address, ns, group.empty() ? id : group, opts.socket_dir);
+  // Without its bundle the group is unknown: the sockets it listens on are taken from /proc, and
+  // removed only if nobody listens there once it is gone.
+  const auto sock =
+    s.bundle_deleted ? std::string{}
+                     : shim_socket_path(s.address, ns, group.empty() ? id : group, opts.socket_dir);
+  std::set<std::string> abandoned_sockets;
+  if (s.bundle_deleted)
+    if (auto own = listening_paths(s.pid))
+      for (const auto& p : *own)
+        if (p.rfind(go_clean(opts.socket_dir) + "/", 0) == 0 && go_clean(p) == p)
+          abandoned_sockets.insert(p);
+
+  // The containers a shim containerd let go of holds besides its own: none of them has a bundle
+  // (a bundle naming its socket would have kept it), so they are as orphaned as it is. They are
+  // known by their init, a child of the shim, before the shim goes.
+  std::vector<std::string> ids{id};
+  if (s.bundle_deleted) {
+    std::error_code ec;
+    for (auto& e : fs::directory_iterator(runc_ns_root, ec)) {
+      auto other = e.path().filename().string();
+      if (other == id || identifier_problem("id", other) || !is_dir_no_follow(e.path().string()))
+        continue;
+      auto text = read_file(e.path().string() + "/state.json");
+      auto j = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json{};
+      auto it = j.is_object() ? j.find("init_process_pid") : j.end();
+      if (!j.is_object() || it == j.end() || !it->is_number_integer())
+        continue;
+      auto st = stat_of(it->get<pid_t>());
+      if (st && st->ppid == s.pid)
+        ids.push_back(other);
+    }
+  }
 
   // 3. Stop the shim: SIGTERM, SIGKILL if it hangs.
   std::string err;
@@ -713,47 +847,51 @@ reap_result reap(const shim_process& shim, const reap_options& opts) {
   for (int i = 0; i < 20 && have_bundle && is_dir_no_follow(s.bundle); ++i)
     std::this_thread::sleep_for(50ms);
 
-  // 4. runc's container (exists only if runc create got through), then its directory.
-  if (exists_no_follow(runc_dir + "/state.json")) {
-    r.actions.push_back("runc --root " + runc_ns_root + " delete -f " + id);
-    int rc =
-      run_bounded({opts.runc, "--root", runc_ns_root, "delete", "-f", id}, opts.runc_timeout);
-    if (rc != 0 && exists_no_follow(runc_dir + "/state.json"))
-      return fail("runc delete -f " + id + " failed (status " + std::to_string(rc) + ")");
-  }
-  if (is_dir_no_follow(runc_dir)) {
-    if (has_mount_at_or_below(runc_dir))
-      return fail("a mount is left under " + runc_dir);
-    r.actions.push_back("remove " + runc_dir);
-    if (!remove_tree(runc_dir, err))
-      return fail(err);
-  }
-
-  // 5. cgroups of an interrupted runc create (cgroupfs driver); only ever rmdir.
-  if (cgroups_path.find(':') != std::string::npos) {
-    r.actions.push_back("cgroupsPath " + cgroups_path + " (systemd driver) left alone");
-  } else if (!is_clean_absolute(cgroups_path)) {
-    return fail("refused: cgroupsPath \"" + cgroups_path + "\" is not a clean absolute path");
-  } else {
-    std::vector<std::string> dirs;
-    const auto cg_root = go_clean(opts.cgroup_root);
-    if (exists_no_follow(cg_root + "/cgroup.controllers")) {
-      dirs.push_back(cg_root + cgroups_path); // unified (v2) hierarchy
-    } else {
-      std::error_code ec;
-      for (auto& e : fs::directory_iterator(cg_root, ec))
-        if (e.is_directory() && !e.is_symlink()) // v1 controllers and hybrid `unified`
-          dirs.push_back(e.path().string() + cgroups_path);
+  for (const auto& cid : ids) {
+    const auto runc_dir = runc_ns_root + "/" + cid;
+    const auto cgroups_path = cid == id ? own_cgroups_path : "/" + ns + "/" + cid;
+    // 4. runc's container (exists only if runc create got through), then its directory.
+    if (exists_no_follow(runc_dir + "/state.json")) {
+      r.actions.push_back("runc --root " + runc_ns_root + " delete -f " + cid);
+      int rc =
+        run_bounded({opts.runc, "--root", runc_ns_root, "delete", "-f", cid}, opts.runc_timeout);
+      if (rc != 0 && exists_no_follow(runc_dir + "/state.json"))
+        return fail("runc delete -f " + cid + " failed (status " + std::to_string(rc) + ")");
     }
-    for (const auto& d : dirs) {
-      if (!is_dir_no_follow(d))
-        continue;
-      auto procs = read_file(d + "/cgroup.procs");
-      if (procs && !procs->empty())
-        return fail("processes are still in cgroup " + d);
-      r.actions.push_back("rmdir " + d);
-      if (::rmdir(d.c_str()) != 0 && errno != ENOENT)
-        return fail("rmdir " + d + ": " + errno_text());
+    if (is_dir_no_follow(runc_dir)) {
+      if (has_mount_at_or_below(runc_dir))
+        return fail("a mount is left under " + runc_dir);
+      r.actions.push_back("remove " + runc_dir);
+      if (!remove_tree(runc_dir, err))
+        return fail(err);
+    }
+
+    // 5. cgroups of an interrupted runc create (cgroupfs driver); only ever rmdir.
+    if (cgroups_path.find(':') != std::string::npos) {
+      r.actions.push_back("cgroupsPath " + cgroups_path + " (systemd driver) left alone");
+    } else if (!is_clean_absolute(cgroups_path)) {
+      return fail("refused: cgroupsPath \"" + cgroups_path + "\" is not a clean absolute path");
+    } else {
+      std::vector<std::string> dirs;
+      const auto cg_root = go_clean(opts.cgroup_root);
+      if (exists_no_follow(cg_root + "/cgroup.controllers")) {
+        dirs.push_back(cg_root + cgroups_path); // unified (v2) hierarchy
+      } else {
+        std::error_code ec;
+        for (auto& e : fs::directory_iterator(cg_root, ec))
+          if (e.is_directory() && !e.is_symlink()) // v1 controllers and hybrid `unified`
+            dirs.push_back(e.path().string() + cgroups_path);
+      }
+      for (const auto& d : dirs) {
+        if (!is_dir_no_follow(d))
+          continue;
+        auto procs = read_file(d + "/cgroup.procs");
+        if (procs && !procs->empty())
+          return fail("processes are still in cgroup " + d);
+        r.actions.push_back("rmdir " + d);
+        if (::rmdir(d.c_str()) != 0 && errno != ENOENT)
+          return fail("rmdir " + d + ": " + errno_text());
+      }
     }
   }
 
@@ -767,6 +905,14 @@ reap_result reap(const shim_process& shim, const reap_options& opts) {
     r.actions.push_back("remove " + sock);
     if (::unlink(sock.c_str()) != 0 && errno != ENOENT)
       return fail("unlink " + sock + ": " + errno_text());
+  }
+  for (const auto& p : abandoned_sockets) {
+    auto listeners = listening_sockets(p);
+    if (::lstat(p.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode) || !listeners || !listeners->empty())
+      continue;
+    r.actions.push_back("remove " + p);
+    if (::unlink(p.c_str()) != 0 && errno != ENOENT)
+      return fail("unlink " + p + ": " + errno_text());
   }
   r.ok = true;
   return r;
@@ -796,6 +942,39 @@ reap_summary reap_leaked(const std::string& ns, const std::string& id, const rea
     out.actions.insert(out.actions.end(), r.actions.begin(), r.actions.end());
     if (!r.ok) {
       out.error = "reaping shim " + std::to_string(s.pid) + " of " + ns + "/" + id + ": " + r.error;
+      return out;
+    }
+    ++out.removed;
+  }
+  return out;
+}
+
+reap_summary reap_abandoned(const std::string& ns, const reap_options& opts) {
+  reap_summary out;
+  if (auto p = identifier_problem("namespace", ns)) {
+    out.error = *p;
+    out.invalid_argument = true;
+    return out;
+  }
+  auto ctrd = find_containerd(opts.containerd_socket);
+  if (!ctrd) {
+    out.error = "cannot tell which containerd serves " + socket_path(opts.containerd_socket) + ": "
+                + ctrd.error() + "; nothing reaped";
+    return out;
+  }
+  for (const auto& s : find_namespace_shims(opts.containerd_socket, ns)) {
+    if (!s.bundle_deleted)
+      continue; // containerd still has its bundle: reap_leaked's business, with a Tasks.Get
+    auto verdict = classify(s, *ctrd, opts);
+    if (!verdict.leaked) {
+      out.skipped.push_back(verdict.reason);
+      continue;
+    }
+    auto r = reap(s, opts);
+    out.actions.insert(out.actions.end(), r.actions.begin(), r.actions.end());
+    if (!r.ok) {
+      out.error =
+        "reaping shim " + std::to_string(s.pid) + " of " + ns + "/" + s.id + ": " + r.error;
       return out;
     }
     ++out.removed;

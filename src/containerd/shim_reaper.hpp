@@ -3,11 +3,12 @@
 // When containerd is killed while Tasks.Create runs (between "shim start" and the end of the
 // shim's Create), the shim survives with PPID 1. The restarted containerd reconnects it but lists
 // no task (the shim's State answers NotFound), and a new Tasks.Create for that id fails with
-// `task <id>: already exists` or `mkdir <bundle>: file exists`. No containerd API removes it
-// (evidence: /tmp/shimleak-report.md). This library does, from /proc and the file system only:
+// `task <id>: already exists` or `mkdir <bundle>: file exists`. No containerd API removes it.
+// This library does, from /proc and the file system only:
 // no gRPC, no CAF, so the reconciler's detached actor (actors/shim_reaper) can block in it.
 //
-// Safety. A shim is a leak *candidate* (classify() says leaked) only if all of these hold:
+// Safety. A shim whose bundle exists is a leak *candidate* (classify() says leaked) only if all
+// of these hold:
 //  - its argv is exactly `<dir>/containerd-shim-runc-v2 -namespace <ns> -id <id> -address
 //    <containerd socket>` (+ `-debug`), ns and id valid containerd identifiers;
 //  - it started (stat field 22) strictly before the containerd process that listens on the
@@ -24,6 +25,18 @@
 // the deepest leak (L4). The caller must confirm that containerd reports no task for the id
 // (Tasks.Get → NotFound) and that no Create of its own is in flight; actors/shim_reaper does the
 // former when it is given the containerd adapter.
+//
+// Abandoned shims. A live shim whose bundle containerd has deleted (its cwd reads "(deleted)") was
+// let go of: containerd deletes a bundle only after the shim's Shutdown, or in the cleanup of a
+// failed Tasks.Create, and a restarted containerd finds shims only through bundles. When the
+// client that called Tasks.Create goes away (contd killed), containerd's cleanup sends Delete and
+// Shutdown while the shim may still be working on the Create (the shim serves requests
+// concurrently); under load this was seen to leave the first shim of a shared group alive, with
+// the Create's logger as its child, no task in containerd and nothing that would ever ask it to
+// exit. Such a shim is a leak whatever its age and children, unless (classify) a bundle of its
+// namespace still reaches it: one whose `address` names a socket it listens on (the other
+// members of a shared shim), one without an `address` yet (a shim start in flight), or a new
+// bundle of its own id. The runc state rule above still applies.
 //
 // Every path is built from validated ns/id only; the bundle must be
 // `<state>/io.containerd.runtime.v2.task/<ns>/<id>`, the work dir `<root>/io.containerd.runtime.v2.
@@ -125,6 +138,10 @@ std::string shim_socket_path(const std::string& address, const std::string& ns,
 /// cgroups when empty, the rootfs mount, bundle and work dir, the shim socket. Never throws.
 reap_result reap(const shim_process& shim, const reap_options& opts);
 
+/// Every shim of namespace `ns` of the containerd at `containerd_socket`, whatever its id.
+std::vector<shim_process> find_namespace_shims(const std::string& containerd_socket,
+                                               const std::string& ns);
+
 /// find_shims + classify + reap for one container: how many shims were removed; shims that are
 /// not leaks are left alone (listed in `skipped`). error is set when containerd cannot be found,
 /// ns/id are invalid, or a reap failed.
@@ -136,6 +153,12 @@ struct reap_summary {
   bool invalid_argument = false;
 };
 reap_summary reap_leaked(const std::string& ns, const std::string& id, const reap_options& opts);
+
+/// The shims of `ns` that containerd let go of (their bundle is deleted) and that no bundle of
+/// the namespace reaches any more, removed (see "Abandoned shims" at the top). Shims whose bundle
+/// exists are left to reap_leaked. Needs no confirmation from containerd and no knowledge of
+/// the caller's Creates: a Create in flight has a bundle, which keeps its shim.
+reap_summary reap_abandoned(const std::string& ns, const reap_options& opts);
 
 /// A bundle directory containerd left without any shim (its shim died during an interrupted
 /// Tasks.Create): every later Tasks.Create of the id fails with "mkdir <bundle>: file exists".

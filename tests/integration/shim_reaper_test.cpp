@@ -158,6 +158,39 @@ std::string task_status(const containerd_instance& ctrd, const std::string& ns,
   return {};
 }
 
+// Containers `ids` of one shim group (io.containerd.runc.v2.group = `group`), with their tasks
+// created and not started, through contd's containerd adapter.
+void create_in_group(const containerd_instance& ctrd, const std::string& ns,
+                     const std::vector<std::string>& ids, const std::string& group) {
+  actor_env env{ctrd, true};
+  caf::scoped_actor self{env.sys};
+  for (const auto& id : ids) {
+    contd::container_record rec;
+    rec.id = id;
+    auto spec = nlohmann::json::parse(ctrd.spec_json(ns, id, {"sleep", "1000"}));
+    spec["annotations"]["io.containerd.runc.v2.group"] = group;
+    rec.spec_json = spec.dump();
+    auto uri = "file://" + (ctrd.scratch() / (id + ".log")).string();
+    caf::error err;
+    self->request(env.client, 30s, contd::atom::ctr_create_v, ns, rec)
+      .receive([](contd::container_record&) {}, [&](caf::error& e) { err = e; });
+    REQUIRE_FALSE(err);
+    self->request(env.client, 30s, contd::atom::tsk_create_v, ns, id, uri, uri)
+      .receive([](uint32_t) {}, [&](caf::error& e) { err = e; });
+    INFO(contd::error_text(err));
+    REQUIRE_FALSE(err);
+  }
+}
+
+// The init pid runc recorded for container ns/id, or -1.
+pid_t runc_init_of(const std::string& ns, const std::string& id) {
+  std::ifstream in{runc_root + "/" + ns + "/" + id + "/state.json"};
+  auto j = nlohmann::json::parse(in, nullptr, false);
+  if (!j.is_object() || !j.contains("init_process_pid"))
+    return -1;
+  return j["init_process_pid"].get<pid_t>();
+}
+
 sr::reap_options options_for(const containerd_instance& ctrd) {
   sr::reap_options o;
   o.containerd_socket = ctrd.socket();
@@ -312,28 +345,9 @@ TEST_CASE("a shared shim is never classified leaked while it serves another cont
   outside.ns = ns;
   auto opts = options_for(ctrd);
   REQUIRE(ctrd.ctr({"namespaces", "create", ns}).status == 0);
-  {
-    // Two containers of one shim group with tasks created, not started: their shim's children
-    // are `runc init` only, the shape the leak criterion looks for.
-    actor_env env{ctrd, true};
-    caf::scoped_actor self{env.sys};
-    for (const std::string id : {"first", "second"}) {
-      contd::container_record rec;
-      rec.id = id;
-      auto spec = nlohmann::json::parse(ctrd.spec_json(ns, id, {"sleep", "1000"}));
-      spec["annotations"]["io.containerd.runc.v2.group"] = "g";
-      rec.spec_json = spec.dump();
-      auto uri = "file://" + (ctrd.scratch() / (id + ".log")).string();
-      caf::error err;
-      self->request(env.client, 30s, contd::atom::ctr_create_v, ns, rec)
-        .receive([](contd::container_record&) {}, [&](caf::error& e) { err = e; });
-      REQUIRE_FALSE(err);
-      self->request(env.client, 30s, contd::atom::tsk_create_v, ns, id, uri, uri)
-        .receive([](uint32_t) {}, [&](caf::error& e) { err = e; });
-      INFO(contd::error_text(err));
-      REQUIRE_FALSE(err);
-    }
-  }
+  // Two containers of one shim group with tasks created, not started: their shim's children are
+  // `runc init` only, the shape the leak criterion looks for.
+  create_in_group(ctrd, ns, {"first", "second"}, "g");
   REQUIRE(ctrd.shim_pids().size() == 1);
   // The shim's argv names the first member only.
   REQUIRE(sr::find_shims(ctrd.socket(), ns, "first").size() == 1);
@@ -481,4 +495,104 @@ TEST_CASE("shims leaked by a kill -9 of containerd during Tasks.Create are reape
     CHECK(n2);
     CHECK((n2 && *n2 == 0));
   }
+}
+
+TEST_CASE("a shim containerd let go of is swept with what it held and one a bundle reaches stays") {
+  outside_cleanup outside; // destroyed after the fixture: only for what it cannot remove
+  containerd_instance ctrd;
+  const auto ns = random_name("ab");
+  outside.ns = ns;
+  auto opts = options_for(ctrd);
+  REQUIRE(ctrd.ctr({"namespaces", "create", ns}).status == 0);
+  create_in_group(ctrd, ns, {"first", "second"}, "g");
+  REQUIRE(ctrd.shim_pids().size() == 1);
+  const auto shim_pid = ctrd.shim_pids()[0];
+  const auto second_init = runc_init_of(ns, "second");
+  REQUIRE(second_init > 0);
+  const auto bundles = ctrd.dir() / "state" / "io.containerd.runtime.v2.task" / ns;
+  REQUIRE(fs::is_directory(bundles / "second"));
+
+  // containerd deletes the first member's task and bundle; the shim stays for the second, and
+  // its working directory (the first's bundle) is now deleted.
+  auto gone = ctrd.ctr({"-n", ns, "tasks", "delete", "--force", "first"}, 20s);
+  INFO(gone.output);
+  REQUIRE(gone.status == 0);
+  REQUIRE(ctrd.ctr({"-n", ns, "containers", "delete", "first"}, 20s).status == 0);
+  auto shims = sr::find_namespace_shims(ctrd.socket(), ns);
+  REQUIRE(shims.size() == 1);
+  CHECK(shims[0].pid == shim_pid);
+  CHECK(shims[0].id == "first");
+  CHECK(shims[0].bundle_deleted);
+  auto c = sr::find_containerd(ctrd.socket());
+  REQUIRE(c.ok());
+  auto serving = sr::classify(shims[0], *c, opts);
+  INFO(serving.reason);
+  CHECK_FALSE(serving.leaked);
+  CHECK(serving.reason.find("also serves container second") != std::string::npos);
+  auto kept = sr::reap_abandoned(ns, opts);
+  INFO(kept.error);
+  CHECK(kept.error.empty());
+  CHECK(kept.removed == 0);
+  CHECK(process_alive(shim_pid));
+  CHECK(task_status(ctrd, ns, "second") == "CREATED");
+
+  // containerd lets go of the second as the cleanup of a failed Tasks.Create does: its bundle is
+  // renamed to ".second" and removed (here while containerd is down, so that nothing else
+  // changes). The restarted containerd finds shims through bundles only: it lists no task.
+  ctrd.kill_hard();
+  fs::rename(bundles / "second", bundles / ".second");
+  fs::remove_all(bundles / ".second");
+  ctrd.start();
+  CHECK(task_status(ctrd, ns, "second").empty());
+  c = sr::find_containerd(ctrd.socket());
+  REQUIRE(c.ok());
+  shims = sr::find_namespace_shims(ctrd.socket(), ns);
+  REQUIRE(shims.size() == 1);
+  auto abandoned = sr::classify(shims[0], *c, opts);
+  INFO(abandoned.reason);
+  CHECK(abandoned.leaked);
+  CHECK(abandoned.reason.find("let go") != std::string::npos);
+  const auto group_socket = sr::shim_socket_path(shims[0].address, ns, "g", opts.socket_dir);
+  struct stat st {};
+  REQUIRE(lstat(group_socket.c_str(), &st) == 0);
+
+  // A bundle without an address (a shim start in flight) could be joining it: it stays.
+  fs::create_directory(bundles / "joining");
+  auto joining = sr::classify(shims[0], *c, opts);
+  INFO(joining.reason);
+  CHECK_FALSE(joining.leaked);
+  CHECK(joining.reason.find("no shim address yet") != std::string::npos);
+  CHECK(sr::reap_abandoned(ns, opts).removed == 0);
+  fs::remove(bundles / "joining");
+
+  // The sweep, through the reaper actor as the tenants call it.
+  {
+    actor_env env{ctrd, false};
+    caf::scoped_actor self{env.sys};
+    std::optional<uint32_t> removed;
+    caf::error err;
+    self->request(env.reaper, 120s, contd::atom::sweep_v, ns)
+      .receive([&](uint32_t n) { removed = n; }, [&](caf::error& e) { err = e; });
+    INFO(contd::error_text(err));
+    REQUIRE(removed);
+    CHECK(*removed == 1);
+  }
+  CHECK(eventually([&] { return !process_alive(shim_pid); }, 5s));
+  CHECK(eventually([&] { return !process_alive(second_init); }, 5s));
+  CHECK(sr::find_namespace_shims(ctrd.socket(), ns).empty());
+  CHECK_FALSE(fs::exists(runc_root + "/" + ns + "/second"));
+  CHECK_FALSE(fs::exists(runc_root + "/" + ns + "/first"));
+  CHECK(lstat(group_socket.c_str(), &st) != 0); // nobody listened there any more
+
+  // Nothing of the old shim stands in the way: the second gets a task again, in a new shim.
+  auto again = ctrd.ctr({"-n", ns, "tasks", "start", "-d", "second"}, 60s);
+  INFO(again.output);
+  CHECK(again.status == 0);
+  CHECK(eventually([&] { return task_status(ctrd, ns, "second") == "RUNNING"; }, 20s));
+  CHECK(ctrd.shim_pids().size() == 1);
+  CHECK(sr::reap_abandoned(ns, opts).removed
+        == 0); // a shim whose bundle exists is not its business
+  ctrd.ctr({"-n", ns, "tasks", "kill", "-s", "SIGKILL", "second"});
+  CHECK(eventually([&] { return task_status(ctrd, ns, "second") == "STOPPED"; }, 20s));
+  ctrd.ctr({"-n", ns, "tasks", "delete", "second"}, 20s);
 }

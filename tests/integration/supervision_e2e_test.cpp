@@ -404,14 +404,24 @@ void check_told_the_truth(node& n, std::map<std::string, zbus::response>& replie
   }
   CHECK(n.containers().empty());
   bool no_shim = eventually([&] { return n.ctrd.shim_pids().empty(); }, 30s);
+  if (auto swept = n.log_of("let go of"); !swept.empty())
+    WARN("contd removed shims containerd had let go of:\n" << swept);
   if (!no_shim) {
+    std::vector<std::string> leaked_ids; // their -id: containerd's log lines about them are shown
     std::string left;
     for (auto pid : n.ctrd.shim_pids()) {
       std::ifstream in{"/proc/" + std::to_string(pid) + "/cmdline"};
-      std::string arg;
+      std::string arg, previous;
       left += std::to_string(pid) + ":";
-      while (std::getline(in, arg, '\0'))
+      while (std::getline(in, arg, '\0')) {
         left += " " + arg;
+        if (previous == "-id")
+          leaked_ids.push_back(arg);
+        previous = arg;
+      }
+      std::error_code ec;
+      auto cwd = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/cwd", ec);
+      left += "\n  cwd: " + (ec ? ec.message() : cwd.string());
       left += "\n  children:"
               + test::run_command({"ps", "--ppid", std::to_string(pid), "-o", "pid=,args="}).output
               + "\n";
@@ -419,8 +429,11 @@ void check_told_the_truth(node& n, std::map<std::string, zbus::response>& replie
     std::istringstream ctrd_log{n.ctrd.log()};
     std::string line, shim_lines;
     while (std::getline(ctrd_log, line))
-      if (line.find("level=info") == std::string::npos
-          && line.find("level=debug") == std::string::npos)
+      if (std::any_of(leaked_ids.begin(), leaked_ids.end(),
+                      [&](const std::string& id) { return line.find(id) != std::string::npos; }))
+        shim_lines += line + "\n";
+      else if (line.find("level=info") == std::string::npos
+               && line.find("level=debug") == std::string::npos)
         shim_lines += line + "\n";
     INFO("shims left:\n"
          << left << "tasks: " << n.ctrd.ctr({"-n", n.ns, "tasks", "ls"}).output
