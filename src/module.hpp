@@ -38,9 +38,9 @@ struct module_config {
   /// Memory of containers that ask for 0 (bytes), and their pids limit.
   uint64_t default_memory = 256ull << 20;
   int64_t pids_limit = 4096;
-  /// True: one containerd shim per container. False: containers of a namespace share shims,
-  /// at most shim_group_size per shim (tenant_config::shim_group_size).
-  bool shim_per_container = true;
+  /// True: one containerd shim per container. False (the default): containers of a namespace
+  /// share shims, at most shim_group_size per shim (tenant_config::shim_group_size).
+  bool shim_per_container = false;
   size_t shim_group_size = 10;
 };
 

@@ -17,10 +17,10 @@ const char* const usage = R"(usage: contd [flags]
   --containerd SOCKET   containerd's socket (default /run/containerd/containerd.sock)
   --netns-dir DIR       named network namespaces (default /var/run/netns)
   --corex PATH          coreX binary for interactive containers (default /usr/bin/corex)
-  --shim-per-container=false
-                        the containers of a namespace share containerd shims instead of
-                        one shim each (the default, true); a crash of a shared shim stops
-                        all of its containers, which are then restarted under their policies
+  --shim-per-container  one containerd shim per container (13 MB each) instead of shims
+                        shared by up to --shim-group-size containers of a namespace (the
+                        default, false); a crash of a shared shim stops all of its
+                        containers, which are then restarted under their policies
   --shim-group-size N   containers of a namespace per shared shim (default 10, 1 to 1000)
   --max-inflight N      calls out of Redis at once (default 1024)
   --log-max-size SIZE   cap of one container's log plus its rotated file, in bytes or with
@@ -46,7 +46,7 @@ std::map<std::string, std::string> default_values() {
     {"containerd", "/run/containerd/containerd.sock"},
     {"netns-dir", "/var/run/netns"},
     {"corex", "/usr/bin/corex"},
-    {"shim-per-container", "true"},
+    {"shim-per-container", "false"},
     {"shim-group-size", "10"},
     {"max-inflight", "1024"},
     {"log-max-size", "10M"},

@@ -23,9 +23,9 @@ struct settings {
   std::string containerd = "/run/containerd/containerd.sock";
   std::string netns_dir = "/var/run/netns";
   std::string corex = "/usr/bin/corex";
-  /// One containerd shim per container; false: the containers of a namespace share shims, at
-  /// most shim_group_size per shim.
-  bool shim_per_container = true;
+  /// One containerd shim per container; false (the default): the containers of a namespace
+  /// share shims, at most shim_group_size per shim.
+  bool shim_per_container = false;
   size_t shim_group_size = 10;
   uint32_t max_inflight = 1024;
   uint64_t log_max_size = 10ull << 20;

@@ -70,7 +70,7 @@ TEST_CASE("no flags: the defaults", "[contd][flags]") {
   CHECK(s.logger.empty());
   CHECK(s.log_level == "info");
   CHECK(s.log_format == "text");
-  CHECK(s.shim_per_container); // containerd's default: one shim per container
+  CHECK_FALSE(s.shim_per_container); // shims shared in groups
   CHECK(s.shim_group_size == 10);
   CHECK_FALSE(s.help);
   CHECK_FALSE(s.version);
