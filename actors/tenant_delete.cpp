@@ -36,16 +36,16 @@ struct teardown : std::enable_shared_from_this<teardown> {
 
   void delete_task() {
     auto j = shared_from_this();
-    self->request(client(self), call_timeout(self), atom::tsk_delete_v, self->state.ns, id)
-      .then([j](exit_info&) { j->delete_container(); },
-            [j](caf::error& err) {
-              if (err == errc::not_found)
-                reap_leaked(j->self, j->id, [j] { j->delete_container(); });
-              else if (unreachable(err))
-                j->retry_or_give_up(err);
-              else
-                j->kill_task(); // it runs
-            });
+    gated_task_delete(
+      self, id, [j](exit_info&) { j->delete_container(); },
+      [j](caf::error& err) {
+        if (err == errc::not_found)
+          reap_leaked(j->self, j->id, [j] { j->delete_container(); });
+        else if (unreachable(err))
+          j->retry_or_give_up(err);
+        else
+          j->kill_task(); // it runs
+      });
   }
 
   void kill_task() {
@@ -209,14 +209,14 @@ struct delete_job : std::enable_shared_from_this<delete_job> {
     auto j = shared_from_this();
     if (auto* m = model_of(self, id); m && !tried_direct && exited(m->state.status)) {
       tried_direct = true;
-      self->request(client(self), call_timeout(self), atom::tsk_delete_v, ns(), id)
-        .then([j](exit_info&) { j->delete_container(); },
-              [j](caf::error& err) {
-                if (unreachable(err))
-                  j->fail(err);
-                else // running after all, or gone: the full path decides
-                  j->inspect_task();
-              });
+      gated_task_delete(
+        self, id, [j](exit_info&) { j->delete_container(); },
+        [j](caf::error& err) {
+          if (unreachable(err))
+            j->fail(err);
+          else // running after all, or gone: the full path decides
+            j->inspect_task();
+        });
       return;
     }
     self->request(client(self), call_timeout(self), atom::tsk_get_v, ns(), id)
@@ -322,14 +322,14 @@ struct delete_job : std::enable_shared_from_this<delete_job> {
   // Step 5: task first, container second: a container record is never deleted under a task.
   void delete_records() {
     auto j = shared_from_this();
-    self->request(client(self), call_timeout(self), atom::tsk_delete_v, ns(), id)
-      .then([j](exit_info&) { j->delete_container(); },
-            [j](caf::error& err) {
-              if (err == errc::not_found)
-                reap_leaked(j->self, j->id, [j] { j->delete_container(); });
-              else
-                j->fail(err);
-            });
+    gated_task_delete(
+      self, id, [j](exit_info&) { j->delete_container(); },
+      [j](caf::error& err) {
+        if (err == errc::not_found)
+          reap_leaked(j->self, j->id, [j] { j->delete_container(); });
+        else
+          j->fail(err);
+      });
   }
 
   void delete_container() {

@@ -75,16 +75,16 @@ struct restart_job : std::enable_shared_from_this<restart_job> {
   // Step 2: the old task goes (its exit status stays in the model).
   void delete_old_task() {
     auto j = shared_from_this();
-    self->request(client(self), call_timeout(self), atom::tsk_delete_v, ns(), id)
-      .then([j](exit_info&) { j->start(); },
-            [j](caf::error& err) {
-              if (err == errc::not_found)
-                j->start();
-              else if (unreachable(err))
-                j->later(err);
-              else
-                j->failed(err);
-            });
+    gated_task_delete(
+      self, id, [j](exit_info&) { j->start(); },
+      [j](caf::error& err) {
+        if (err == errc::not_found)
+          j->start();
+        else if (unreachable(err))
+          j->later(err);
+        else
+          j->failed(err);
+      });
   }
 
   // Step 3: a new task.
@@ -120,8 +120,8 @@ struct restart_job : std::enable_shared_from_this<restart_job> {
         m->state.reason += " (restart failed: " + error_text(err) + ")";
     }
     // The task that failed to start must not linger half-created.
-    self->request(client(self), call_timeout(self), atom::tsk_delete_v, ns(), id)
-      .then([](exit_info&) {}, [](caf::error&) {});
+    gated_task_delete(
+      self, id, [](exit_info&) {}, [](caf::error&) {});
     done();
   }
 };
@@ -209,9 +209,9 @@ void remove_orphan_task(tenant_pointer self, const string& id, done_fn done) {
     ->request(client(self), self->state.config.kill_bound + call_timeout(self), atom::tsk_wait_v,
               ns, id, caf::timespan{self->state.config.kill_bound})
     .then(
-      [self, ns, id, done](exit_info&) {
-        self->request(client(self), call_timeout(self), atom::tsk_delete_v, ns, id)
-          .then([done](exit_info&) { done(); }, [done](caf::error&) { done(); });
+      [self, id, done](exit_info&) {
+        gated_task_delete(
+          self, id, [done](exit_info&) { done(); }, [done](caf::error&) { done(); });
       },
       [done](caf::error&) { done(); });
 }

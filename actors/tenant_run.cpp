@@ -147,14 +147,14 @@ struct run_job : std::enable_shared_from_this<run_job> {
         j->finish(err);
         return;
       }
-      j->self->request(client(j->self), call_timeout(j->self), atom::tsk_delete_v, j->ns(), j->id)
-        .then([j](exit_info&) { j->start_again(); },
-              [j](caf::error& err) {
-                if (err == errc::not_found)
-                  j->start_again();
-                else
-                  j->finish(err); // e.g. it runs although desired was not running: stop it first
-              });
+      gated_task_delete(
+        j->self, j->id, [j](exit_info&) { j->start_again(); },
+        [j](caf::error& err) {
+          if (err == errc::not_found)
+            j->start_again();
+          else
+            j->finish(err); // e.g. it runs although desired was not running: stop it first
+        });
     });
   }
 

@@ -155,7 +155,8 @@ namespace {
 // for each of its tasks when it restarts, within 5 s) takes that lock too. So a tenant sends a
 // shim group one Tasks.Create at a time and queues the others here: a queue inside a shared shim
 // would hold up its running neighbours, and a restarting containerd whose Connect times out
-// cleans that task up as if its shim had died.
+// cleans that task up as if its shim had died. Tasks.Delete passes the same gate: the Delete of
+// a group's last task makes the shim exit, which must not overlap a Create joining it.
 void enter_shim_gate(tenant_pointer self, const string& group, std::function<void()> create) {
   if (group.empty()) {
     create();
@@ -182,6 +183,25 @@ void leave_shim_gate(tenant_pointer self, const string& group) {
 }
 
 } // namespace
+
+void gated_task_delete(tenant_pointer self, const string& id, std::function<void(exit_info&)> ok,
+                       std::function<void(caf::error&)> fail) {
+  string group;
+  if (auto* m = model_of(self, id))
+    group = m->shim_group;
+  enter_shim_gate(self, group, [self, id, group, ok, fail] {
+    self->request(client(self), call_timeout(self), atom::tsk_delete_v, self->state.ns, id)
+      .then(
+        [self, group, ok](exit_info& x) {
+          leave_shim_gate(self, group);
+          ok(x);
+        },
+        [self, group, fail](caf::error& err) {
+          leave_shim_gate(self, group);
+          fail(err);
+        });
+  });
+}
 
 void create_task(tenant_pointer self, const string& id, const string& uri,
                  std::function<void(uint32_t)> ok, std::function<void(caf::error)> fail) {

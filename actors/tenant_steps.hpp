@@ -87,6 +87,12 @@ void reap_bundle(tenant_pointer self, const string& id, const string& bundle,
 void launch_task(tenant_pointer self, const string& id, std::function<void(uint32_t)> ok,
                  std::function<void(caf::error)> fail);
 
+/// Tasks.Delete of `id` inside its shim group's gate, like every Tasks.Create: with shared
+/// shims, the Delete of a group's last task makes its shim exit, and a Create let into the group
+/// meanwhile could reach a shim on its way out. Without a model (or a group): at once.
+void gated_task_delete(tenant_pointer self, const string& id, std::function<void(exit_info&)> ok,
+                       std::function<void(caf::error&)> fail);
+
 /// Tasks.Create with `uri` as stdout and stderr, then Tasks.Start (launch_task's second half).
 void create_task(tenant_pointer self, const string& id, const string& uri,
                  std::function<void(uint32_t)> ok, std::function<void(caf::error)> fail);

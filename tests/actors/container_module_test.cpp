@@ -198,6 +198,43 @@ TEST_CASE_METHOD(fixture,
   CHECK(answered == 4);
 }
 
+TEST_CASE_METHOD(fixture, "a Tasks.Delete waits for the Tasks.Create of its shim group",
+                 "[module][shims]") {
+  use_shim_groups(3);
+  REQUIRE(run_container("ns1", make_container("c1"))); // shim-0
+  fake().slow_create = {"c2"};
+  fake().calls.clear();
+  auto run = self->request(module, caf::infinite, atom::run_v, std::string{"ns1"},
+                           make_container("c2")); // shim-0, held in runc create for 1 s
+  auto del =
+    self->request(module, caf::infinite, atom::delete_v, std::string{"ns1"}, std::string{"c1"});
+  this->run();
+  auto seen = [&](const std::string& call) { // a call that starts with `call`
+    return std::any_of(fake().calls.begin(), fake().calls.end(),
+                       [&](const std::string& c) { return c.rfind(call, 0) == 0; });
+  };
+  REQUIRE(seen("tsk_create c2 "));
+  // c1 was stopped, but its Tasks.Delete (which could make the shim exit) waits for c2's Create.
+  CHECK(seen("tsk_kill c1 "));
+  CHECK_FALSE(seen("tsk_delete c1"));
+  CHECK(has_task("ns1", "c1"));
+  sched.advance_time(1s);
+  this->run();
+  CHECK(seen("tsk_delete c1"));
+  for (int i = 0; i < 20 && has_container("ns1", "c1"); ++i) {
+    sched.advance_time(1s);
+    this->run();
+  }
+  CHECK_FALSE(has_container("ns1", "c1"));
+  CHECK(has_task("ns1", "c2"));
+  auto deleted = take_void_reply(self, del);
+  auto ran = take_reply<std::string>(self, run);
+  REQUIRE(deleted);
+  REQUIRE(ran);
+  CHECK_FALSE(*deleted);
+  CHECK(*ran);
+}
+
 TEST_CASE_METHOD(fixture, "the namespace is created once per tenant, not once per Run",
                  "[module]") {
   REQUIRE(run_container("ns1", make_container("c1")));

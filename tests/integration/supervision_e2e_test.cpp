@@ -554,6 +554,42 @@ TEST_CASE("shims shared in groups of two: a crash of one stops only its own grou
   CHECK(eventually([&] { return n.ctrd.shim_pids().empty(); }, 30s));
 }
 
+TEST_CASE("a Run into a shim group whose last task is being deleted gets a running task",
+          "[supervision][integration]") {
+  node n{{"--shim-group-size", "2"}};
+  zbus::client other{n.redis.broker()};
+  for (int i = 0; i < 10; ++i) {
+    // "last" is its shim's only task, and has exited: its Delete goes straight to Tasks.Delete,
+    // which makes the shim exit. "next" is put into the same group meanwhile, at a slightly
+    // different moment each round.
+    auto last = n.make("last" + std::to_string(i), "/bin/true");
+    last.restart = restart_policy{"no", 0, 0};
+    REQUIRE_FALSE(n.run(last).call_error);
+    REQUIRE(eventually([&] {
+      auto in = n.inspect(last.name);
+      return in && in->state.status == container_status::stopped;
+    }));
+    zbus::response deleted;
+    std::thread del{[&] {
+      deleted =
+        n.call(other, "Delete", {zbus::encode_string(n.ns), zbus::encode_string(last.name)});
+    }};
+    std::this_thread::sleep_for(std::chrono::milliseconds{10 * i});
+    auto next = n.make("next" + std::to_string(i), "/bin/sleep 1000");
+    auto ran = n.run(next);
+    del.join();
+    INFO("round " << i << ": Delete: " << deleted.call_error.value_or("ok")
+                  << "; Run: " << ran.call_error.value_or("ok") << "\ncontd's log of it:\n"
+                  << n.log_of(next.name));
+    CHECK_FALSE(deleted.call_error);
+    CHECK_FALSE(ran.call_error);
+    CHECK(eventually([&] { return n.tasks()[next.name] == "RUNNING"; }));
+    CHECK(n.ctrd.shim_pids().size() == 1);
+    CHECK_FALSE(n.two("Delete", next.name).call_error);
+  }
+  CHECK(eventually([&] { return n.ctrd.shim_pids().empty(); }, 30s));
+}
+
 TEST_CASE("kill -9 of containerd during 30 concurrent Runs: every reply stays true",
           "[supervision][integration][faults]") {
   // Early: every Run is inside containerd; later: some are answered already.
