@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <set>
@@ -918,53 +919,31 @@ reap_result reap(const shim_process& shim, const reap_options& opts) {
   return r;
 }
 
-reap_summary reap_leaked(const std::string& ns, const std::string& id, const reap_options& opts) {
-  reap_summary out;
-  for (auto [what, value] : {std::pair{"namespace", &ns}, std::pair{"id", &id}})
+namespace {
+
+/// The first invalid containerd identifier among `names` (what, value) into `out`: true if any.
+bool refused_names(reap_summary& out,
+                   std::initializer_list<std::pair<const char*, const std::string*>> names) {
+  for (auto [what, value] : names)
     if (auto p = identifier_problem(what, *value)) {
       out.error = *p;
       out.invalid_argument = true;
-      return out;
+      return true;
     }
-  auto ctrd = find_containerd(opts.containerd_socket);
-  if (!ctrd) {
-    out.error = "cannot tell which containerd serves " + socket_path(opts.containerd_socket) + ": "
-                + ctrd.error() + "; nothing reaped";
-    return out;
-  }
-  for (const auto& s : find_shims(opts.containerd_socket, ns, id)) {
-    auto verdict = classify(s, *ctrd, opts);
-    if (!verdict.leaked) {
-      out.skipped.push_back(verdict.reason);
-      continue;
-    }
-    auto r = reap(s, opts);
-    out.actions.insert(out.actions.end(), r.actions.begin(), r.actions.end());
-    if (!r.ok) {
-      out.error = "reaping shim " + std::to_string(s.pid) + " of " + ns + "/" + id + ": " + r.error;
-      return out;
-    }
-    ++out.removed;
-  }
-  return out;
+  return false;
 }
 
-reap_summary reap_abandoned(const std::string& ns, const reap_options& opts) {
-  reap_summary out;
-  if (auto p = identifier_problem("namespace", ns)) {
-    out.error = *p;
-    out.invalid_argument = true;
-    return out;
-  }
+/// classify() and reap() for each of `shims`, against the containerd serving the socket now;
+/// stops at the first reap that fails.
+void reap_classified(const std::vector<shim_process>& shims, const reap_options& opts,
+                     reap_summary& out) {
   auto ctrd = find_containerd(opts.containerd_socket);
   if (!ctrd) {
     out.error = "cannot tell which containerd serves " + socket_path(opts.containerd_socket) + ": "
                 + ctrd.error() + "; nothing reaped";
-    return out;
+    return;
   }
-  for (const auto& s : find_namespace_shims(opts.containerd_socket, ns)) {
-    if (!s.bundle_deleted)
-      continue; // containerd still has its bundle: reap_leaked's business, with a Tasks.Get
+  for (const auto& s : shims) {
     auto verdict = classify(s, *ctrd, opts);
     if (!verdict.leaked) {
       out.skipped.push_back(verdict.reason);
@@ -974,23 +953,41 @@ reap_summary reap_abandoned(const std::string& ns, const reap_options& opts) {
     out.actions.insert(out.actions.end(), r.actions.begin(), r.actions.end());
     if (!r.ok) {
       out.error =
-        "reaping shim " + std::to_string(s.pid) + " of " + ns + "/" + s.id + ": " + r.error;
-      return out;
+        "reaping shim " + std::to_string(s.pid) + " of " + s.ns + "/" + s.id + ": " + r.error;
+      return;
     }
     ++out.removed;
   }
+}
+
+} // namespace
+
+reap_summary reap_leaked(const std::string& ns, const std::string& id, const reap_options& opts) {
+  reap_summary out;
+  if (refused_names(out, {{"namespace", &ns}, {"id", &id}}))
+    return out;
+  reap_classified(find_shims(opts.containerd_socket, ns, id), opts, out);
+  return out;
+}
+
+reap_summary reap_abandoned(const std::string& ns, const reap_options& opts) {
+  reap_summary out;
+  if (refused_names(out, {{"namespace", &ns}}))
+    return out;
+  // A shim whose bundle exists is reap_leaked's business, with containerd's confirmation.
+  auto shims = find_namespace_shims(opts.containerd_socket, ns);
+  shims.erase(std::remove_if(shims.begin(), shims.end(),
+                             [](const shim_process& s) { return !s.bundle_deleted; }),
+              shims.end());
+  reap_classified(shims, opts, out);
   return out;
 }
 
 reap_summary reap_orphan_bundle(const std::string& ns, const std::string& id,
                                 const std::string& bundle, const reap_options& opts) {
   reap_summary out;
-  for (auto [what, value] : {std::pair{"namespace", &ns}, std::pair{"id", &id}})
-    if (auto p = identifier_problem(what, *value)) {
-      out.error = *p;
-      out.invalid_argument = true;
-      return out;
-    }
+  if (refused_names(out, {{"namespace", &ns}, {"id", &id}}))
+    return out;
   if (!bundle_shape_ok(bundle, ns, id)) {
     out.error =
       "refused: \"" + bundle + "\" is not a bundle <state>/" + task_dir + "/" + ns + "/" + id;

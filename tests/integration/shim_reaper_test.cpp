@@ -197,6 +197,22 @@ sr::reap_options options_for(const containerd_instance& ctrd) {
   return o;
 }
 
+// A private containerd and a fresh namespace name for it, with the reaper options for both; what
+// the test's containers leave outside containerd's directory is removed after it.
+struct reaper_env {
+  outside_cleanup outside; // destroyed after containerd: only for what it cannot remove
+  containerd_instance ctrd;
+  std::string ns;
+  sr::reap_options opts = options_for(ctrd);
+
+  // `create`: the namespace is created in containerd too.
+  reaper_env(const std::string& prefix, bool create) : ns{random_name(prefix)} {
+    outside.ns = ns;
+    if (create)
+      REQUIRE(ctrd.ctr({"namespaces", "create", ns}).status == 0);
+  }
+};
+
 } // namespace
 
 TEST_CASE("hostile namespaces and ids are refused without touching anything") {
@@ -283,11 +299,10 @@ TEST_CASE("the shim socket name is sha256 of address/ns/id as containerd 1.6 com
 }
 
 TEST_CASE("a healthy shim of a running or exited task is never classified leaked") {
-  outside_cleanup outside; // destroyed after the fixture: only for what it cannot remove
-  containerd_instance ctrd;
-  const auto ns = random_name("hs");
-  outside.ns = ns;
-  auto opts = options_for(ctrd);
+  reaper_env setup{"hs", false};
+  auto& ctrd = setup.ctrd;
+  const auto& ns = setup.ns;
+  const auto& opts = setup.opts;
 
   auto out = run_detached(ctrd, ns, "busy");
   INFO(out.output << ctrd.log());
@@ -339,12 +354,10 @@ TEST_CASE("a healthy shim of a running or exited task is never classified leaked
 }
 
 TEST_CASE("a shared shim is never classified leaked while it serves another container") {
-  outside_cleanup outside; // destroyed after the fixture: only for what it cannot remove
-  containerd_instance ctrd;
-  const auto ns = random_name("gs");
-  outside.ns = ns;
-  auto opts = options_for(ctrd);
-  REQUIRE(ctrd.ctr({"namespaces", "create", ns}).status == 0);
+  reaper_env setup{"gs", true};
+  auto& ctrd = setup.ctrd;
+  const auto& ns = setup.ns;
+  const auto& opts = setup.opts;
   // Two containers of one shim group with tasks created, not started: their shim's children are
   // `runc init` only, the shape the leak criterion looks for.
   create_in_group(ctrd, ns, {"first", "second"}, "g");
@@ -381,12 +394,10 @@ TEST_CASE("a shared shim is never classified leaked while it serves another cont
 }
 
 TEST_CASE("shims leaked by a kill -9 of containerd during Tasks.Create are reaped") {
-  outside_cleanup outside; // destroyed after the fixture: only for what it cannot remove
-  containerd_instance ctrd;
-  const auto ns = random_name("lk");
-  outside.ns = ns;
-  auto opts = options_for(ctrd);
-  REQUIRE(ctrd.ctr({"namespaces", "create", ns}).status == 0);
+  reaper_env setup{"lk", true};
+  auto& ctrd = setup.ctrd;
+  const auto& ns = setup.ns;
+  const auto& opts = setup.opts;
 
   struct leak {
     std::string id;
@@ -498,12 +509,10 @@ TEST_CASE("shims leaked by a kill -9 of containerd during Tasks.Create are reape
 }
 
 TEST_CASE("a shim containerd let go of is swept with what it held and one a bundle reaches stays") {
-  outside_cleanup outside; // destroyed after the fixture: only for what it cannot remove
-  containerd_instance ctrd;
-  const auto ns = random_name("ab");
-  outside.ns = ns;
-  auto opts = options_for(ctrd);
-  REQUIRE(ctrd.ctr({"namespaces", "create", ns}).status == 0);
+  reaper_env setup{"ab", true};
+  auto& ctrd = setup.ctrd;
+  const auto& ns = setup.ns;
+  const auto& opts = setup.opts;
   create_in_group(ctrd, ns, {"first", "second"}, "g");
   REQUIRE(ctrd.shim_pids().size() == 1);
   const auto shim_pid = ctrd.shim_pids()[0];
