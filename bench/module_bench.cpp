@@ -25,12 +25,8 @@
 #include <spdlog/spdlog.h>
 
 #include "bench/figures.hpp"
-#include "src/config/actor_config.hpp"
-#include "src/front_door.hpp"
-#include "src/module.hpp"
 #include "src/zbus/client.hpp"
-#include "tests/integration/containerd_fixture.hpp"
-#include "tests/integration/redis_fixture.hpp"
+#include "tests/integration/inprocess_stack.hpp"
 
 using namespace contd;
 using namespace std::chrono_literals;
@@ -54,42 +50,9 @@ long rss_kib() {
   return -1;
 }
 
-struct stack {
-  test::redis_server redis;
-  test::containerd_instance ctrd;
-  std::string netns = test::random_name("contd-bench-");
-  actor_config cfg;
-  caf::actor_system sys{cfg};
-  module_handles module;
-  front_door door;
-
-  stack() {
-    test::run_command({"ip", "netns", "add", netns});
-    auto root = ctrd.dir() / "contd-root";
-    std::filesystem::create_directories(root / "logs");
-    module_config mc;
-    mc.containerd_socket = ctrd.socket();
-    mc.root = root.string();
-    mc.logger_path = std::string{CONTD_BIN_DIR} + "/contd-logger";
-    mc.tenant_idle = std::chrono::hours{1}; // keep tenants for the memory figure
-    module = spawn_container_module(sys, mc);
-    door = spawn_front_door(sys, container_module_actor{module.module},
-                            front_door_config{redis.broker(), 1024, 0.2});
-  }
-  ~stack() {
-    stop_front_door(door);
-    stop_container_module(module);
-    test::run_command({"ip", "netns", "del", netns});
-  }
-
-  container make(const std::string& name, const std::string& entrypoint) {
-    container c;
-    c.name = name;
-    c.root_fs = ctrd.rootfs().string();
-    c.network.ns = netns;
-    c.entrypoint = entrypoint;
-    return c;
-  }
+/// contd in-process; tenants are kept for the memory figure.
+struct stack : test::inprocess_stack {
+  stack() : inprocess_stack([](module_config& mc) { mc.tenant_idle = std::chrono::hours{1}; }) {}
 };
 
 bool call_ok(zbus::client& c, const std::string& method, std::vector<zbus::bytes> in,

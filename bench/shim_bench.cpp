@@ -36,12 +36,8 @@
 
 #include "bench/figures.hpp"
 #include "messages/messages.hpp"
-#include "src/config/actor_config.hpp"
-#include "src/front_door.hpp"
-#include "src/module.hpp"
 #include "src/zbus/client.hpp"
-#include "tests/integration/containerd_fixture.hpp"
-#include "tests/integration/redis_fixture.hpp"
+#include "tests/integration/inprocess_stack.hpp"
 
 using namespace contd;
 using namespace std::chrono_literals;
@@ -60,40 +56,13 @@ long rss_kib(const std::string& pid) {
   return 0;
 }
 
-struct stack {
-  test::redis_server redis;
-  test::containerd_instance ctrd;
-  std::string netns = test::random_name("contd-bench-");
-  actor_config cfg;
-  caf::actor_system sys{cfg};
-  module_handles module;
-  front_door door;
+/// contd in-process with one shim per container or shared shims.
+struct stack : test::inprocess_stack {
+  explicit stack(bool shim_per_container)
+      : inprocess_stack([&](module_config& mc) { mc.shim_per_container = shim_per_container; }) {}
 
-  explicit stack(bool shim_per_container) {
-    test::run_command({"ip", "netns", "add", netns});
-    auto root = ctrd.dir() / "contd-root";
-    std::filesystem::create_directories(root / "logs");
-    module_config mc;
-    mc.containerd_socket = ctrd.socket();
-    mc.root = root.string();
-    mc.logger_path = std::string{CONTD_BIN_DIR} + "/contd-logger";
-    mc.shim_per_container = shim_per_container;
-    module = spawn_container_module(sys, mc);
-    door = spawn_front_door(sys, container_module_actor{module.module},
-                            front_door_config{redis.broker(), 1024, 0.2});
-  }
-  ~stack() {
-    stop_front_door(door);
-    stop_container_module(module);
-    test::run_command({"ip", "netns", "del", netns});
-  }
-
-  container make(const std::string& name) {
-    container c;
-    c.name = name;
-    c.root_fs = ctrd.rootfs().string();
-    c.network.ns = netns;
-    c.entrypoint = "/bin/sleep 100000";
+  container make(const std::string& name) const {
+    auto c = inprocess_stack::make(name, "/bin/sleep 100000");
     c.shutdown_timeout = 100'000'000; // sleep ignores SIGTERM: Delete kills it after 0.1 s
     return c;
   }
@@ -147,7 +116,7 @@ void step_breakdown(stack& s, int runs, double zbus_cycle_ms) {
     container c;
     c.name = id;
     c.root_fs = s.ctrd.rootfs().string();
-    c.network.ns = s.netns;
+    c.network.ns = s.net.name;
     c.entrypoint = "/bin/true";
     std::string spec;
     self->request(s.module.builder, 30s, atom::build_v, ns, c, std::string{"shim-0"})

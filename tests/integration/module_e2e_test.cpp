@@ -11,74 +11,32 @@
 #include <caf/actor_system.hpp>
 #include <nlohmann/json.hpp>
 
-#include "src/config/actor_config.hpp"
-#include "src/front_door.hpp"
-#include "src/module.hpp"
 #include "src/zbus/client.hpp"
-#include "tests/integration/containerd_fixture.hpp"
 #include "tests/integration/eventually.hpp"
-#include "tests/integration/redis_fixture.hpp"
+#include "tests/integration/inprocess_stack.hpp"
 
 using namespace contd;
 using namespace std::chrono_literals;
 
 namespace {
 
-struct netns {
-  std::string name = test::random_name("contd-e2e-");
-  netns() {
-    auto r = test::run_command({"ip", "netns", "add", name});
-    if (r.status != 0)
-      throw std::runtime_error("ip netns add failed: " + r.output);
-  }
-  ~netns() { test::run_command({"ip", "netns", "del", name}); }
-};
-
-/// contd in-process: module + zbus front door, on private Redis and containerd.
-struct stack {
-  test::redis_server redis;
-  test::containerd_instance ctrd;
-  netns net;
-  std::filesystem::path root = ctrd.dir() / "contd-root";
-  actor_config cfg;
-  caf::actor_system sys{cfg};
-  module_handles module;
-  front_door door;
-  std::vector<std::string> namespaces;
-
+/// contd in-process (test::inprocess_stack), with a short call timeout for the tests.
+struct stack : test::inprocess_stack {
   explicit stack(std::chrono::milliseconds kill_bound = 5s,
-                 std::chrono::milliseconds tenant_idle = 60s) {
-    std::filesystem::create_directories(root / "logs");
-    module_config mc;
-    mc.containerd_socket = ctrd.socket();
-    mc.root = root.string();
-    mc.logger_path = std::string{CONTD_BIN_DIR} + "/contd-logger";
-    mc.call_timeout = 20s;
-    mc.kill_bound = kill_bound;
-    mc.tenant_idle = tenant_idle;
-    module = spawn_container_module(sys, mc);
-    door = spawn_front_door(sys, container_module_actor{module.module},
-                            front_door_config{redis.broker(), 1024, 0.2});
-  }
-
-  ~stack() {
-    stop_front_door(door);
-    stop_container_module(module);
-    for (const auto& ns : namespaces)
-      ctrd.purge_namespace(ns);
-  }
+                 std::chrono::milliseconds tenant_idle = 60s)
+      : inprocess_stack([&](module_config& mc) {
+          mc.call_timeout = 20s;
+          mc.kill_bound = kill_bound;
+          mc.tenant_idle = tenant_idle;
+        }) {}
 
   std::string new_ns() {
-    namespaces.push_back(test::random_name("e2e"));
-    return namespaces.back();
+    purge_at_end.push_back(test::random_name("e2e"));
+    return purge_at_end.back();
   }
 
-  container make(const std::string& name, const std::string& entrypoint) {
-    container c;
-    c.name = name;
-    c.root_fs = ctrd.rootfs().string();
-    c.network.ns = net.name;
-    c.entrypoint = entrypoint;
+  container make(const std::string& name, const std::string& entrypoint) const {
+    auto c = inprocess_stack::make(name, entrypoint);
     c.env = {"GREETING=hello"};
     c.memory = 64 << 20;
     c.shutdown_timeout = 500'000'000; // keeps Deletes of SIGTERM-deaf sleepers short
