@@ -655,6 +655,15 @@ result<containerd_process> find_containerd(const std::string& containerd_socket)
     if (!argv.empty() && base_name(argv[0]) == "containerd")
       holders.insert(pid);
   }
+  // containerd forks to start each shim: until the child execs, it is a second "containerd" that
+  // holds the socket. The one serving is the holder whose parent is not a holder.
+  for (auto it = holders.begin(); it != holders.end();) {
+    auto st = stat_of(*it);
+    if (st && holders.count(st->ppid) > 0)
+      it = holders.erase(it);
+    else
+      ++it;
+  }
   if (holders.size() != 1)
     return fail(holders.empty() ? "no containerd process holds the listening socket " + sock
                                 : "more than one containerd process holds " + sock);

@@ -5,12 +5,15 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -285,6 +288,72 @@ TEST_CASE("hostile namespaces and ids are refused without touching anything") {
   waitpid(victim, nullptr, 0);
   std::error_code ec;
   fs::remove_all(tmp, ec);
+}
+
+TEST_CASE("the containerd serving a socket is told from the child it forks to start a shim") {
+  // containerd forks before it execs `containerd-shim-runc-v2 start`: until the exec, the child
+  // is a second process named containerd that holds the listening socket. Here both are `sleep`
+  // started as "containerd" with the listening socket inherited.
+  auto dir = contd::test::make_temp_dir("contd-forked");
+  const auto sock = (dir / "containerd.sock").string();
+  int ready[2];
+  REQUIRE(pipe(ready) == 0);
+  pid_t serving = fork();
+  REQUIRE(serving >= 0);
+  if (serving == 0) {
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", sock.c_str());
+    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0
+        || listen(fd, 1) != 0)
+      _exit(1);
+    if (fork() == 0) { // the child containerd forked, before its exec
+      close(ready[0]);
+      if (write(ready[1], "x", 1) != 1)
+        _exit(1);
+      execl("/bin/sleep", "containerd", "60", nullptr);
+      _exit(127);
+    }
+    execl("/bin/sleep", "containerd", "60", nullptr);
+    _exit(127);
+  }
+  close(ready[1]);
+  char byte = 0;
+  REQUIRE(read(ready[0], &byte, 1) == 1);
+  close(ready[0]);
+  std::optional<pid_t> forked;
+  REQUIRE(eventually([&] { // both have exec'd and hold the socket
+    for (auto& e : fs::directory_iterator("/proc")) {
+      auto name = e.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos)
+        continue;
+      std::ifstream stat{e.path() / "stat"};
+      std::string text{std::istreambuf_iterator<char>{stat}, {}};
+      auto close = text.rfind(')');
+      std::istringstream after{close == std::string::npos ? "" : text.substr(close + 2)};
+      char state = 0;
+      pid_t ppid = 0;
+      after >> state >> ppid;
+      std::ifstream cmd{e.path() / "cmdline"};
+      std::string argv0;
+      std::getline(cmd, argv0, '\0');
+      if (ppid == serving && argv0 == "containerd")
+        forked = std::stoi(name);
+    }
+    std::ifstream cmd{"/proc/" + std::to_string(serving) + "/cmdline"};
+    std::string argv0;
+    std::getline(cmd, argv0, '\0');
+    return forked && argv0 == "containerd";
+  }));
+  auto found = sr::find_containerd(sock);
+  INFO(found.error());
+  REQUIRE(found.ok());
+  CHECK(found->pid == serving);
+  kill(*forked, SIGKILL);
+  kill(serving, SIGKILL);
+  waitpid(serving, nullptr, 0);
+  fs::remove_all(dir);
 }
 
 TEST_CASE("the shim socket name is sha256 of address/ns/id as containerd 1.6 computes it") {
