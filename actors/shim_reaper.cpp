@@ -113,7 +113,14 @@ shim_reaper_actor::behavior_type shim_reaper(shim_reaper_pointer self, shim_reap
       return shims.removed + remove_cgroup_parents(self->state.config.cgroup_root, ns);
     },
     [self](atom::sweep, const std::string& ns) -> caf::result<uint32_t> {
-      return to_result(containerd::reap_abandoned(ns, self->state.config.options));
+      // The sweep runs after every reconcile: a containerd it cannot tell (restarting, or not
+      // visible in this /proc) only postpones it to the next one.
+      auto swept = containerd::reap_abandoned(ns, self->state.config.options);
+      if (swept.containerd_unknown) {
+        spdlog::debug("shim reaper: no sweep of {}: {}", ns, swept.error);
+        return uint32_t{0};
+      }
+      return to_result(swept);
     },
   };
 }

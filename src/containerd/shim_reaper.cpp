@@ -950,6 +950,7 @@ void reap_classified(const std::vector<shim_process>& shims, const reap_options&
   if (!ctrd) {
     out.error = "cannot tell which containerd serves " + socket_path(opts.containerd_socket) + ": "
                 + ctrd.error() + "; nothing reaped";
+    out.containerd_unknown = true;
     return;
   }
   for (const auto& s : shims) {

@@ -151,6 +151,9 @@ struct reap_summary {
   std::vector<std::string> actions;
   std::string error;
   bool invalid_argument = false;
+  /// The containerd serving the socket could not be told (down, restarting, or not visible in
+  /// this /proc): nothing was looked at.
+  bool containerd_unknown = false;
 };
 reap_summary reap_leaked(const std::string& ns, const std::string& id, const reap_options& opts);
 

@@ -281,6 +281,22 @@ TEST_CASE("hostile namespaces and ids are refused without touching anything") {
     REQUIRE_FALSE(n);
     CHECK(n.error() == contd::errc::internal);
     CHECK_THAT(why(n), Catch::Contains("nothing reaped"));
+    // The periodic sweep: a bad namespace is refused; without a containerd to tell it is
+    // postponed (0 swept), not an error.
+    caf::scoped_actor self{env.sys};
+    for (const std::string ns : {"../x", "ns"}) {
+      std::optional<uint32_t> swept;
+      caf::error err;
+      self->request(env.reaper, 60s, contd::atom::sweep_v, ns)
+        .receive([&](uint32_t k) { swept = k; }, [&](caf::error& e) { err = std::move(e); });
+      INFO(ns << ": " << contd::error_text(err));
+      if (ns == "ns") {
+        REQUIRE(swept);
+        CHECK(*swept == 0);
+      } else {
+        CHECK(err == contd::errc::invalid_argument);
+      }
+    }
   }
   CHECK(process_alive(victim));
   CHECK(fs::exists(fake.bundle));
